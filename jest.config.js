@@ -5,6 +5,7 @@ const swcrc = JSON.parse(fs.readFileSync(`${__dirname}/.swcrc`, 'utf8'));
 delete swcrc.$schema;
 const transform = { '^.+\\.(t|j)s$': ['@swc/jest', { ...swcrc, swcrc: false }] };
 const moduleNameMapper = {
+  '^@lora/engine/io$': '<rootDir>/libs/engine/src/io/index.ts',
   '^@lora/(engine|adapters|db|contracts|config|orchestration)$': '<rootDir>/libs/$1/src/index.ts',
 };
 module.exports = {

@@ -1,0 +1,37 @@
+// GET /checkpoints/:id/download: the adapter as a PEFT folder (zip), or one of its two files.
+import { Controller, Get, NotFoundException, Param, Query, StreamableFile } from '@nestjs/common';
+import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { CheckpointRepository } from '@lora/db';
+import { zipSync } from 'fflate';
+import { z } from 'zod';
+import { UuidPipe } from '../common/params';
+import { ZodValidationPipe } from '../common/zod-validation.pipe';
+
+const DownloadQuery = z.object({ file: z.enum(['zip', 'adapter_model.safetensors', 'adapter_config.json']).default('zip') }).strict();
+
+@ApiTags('checkpoints')
+@Controller('checkpoints')
+export class CheckpointsController {
+  constructor(private readonly checkpoints: CheckpointRepository) {}
+
+  @Get(':id/download')
+  @ApiOperation({ summary: 'Download a checkpoint as a PEFT adapter folder (zip) or a single file of it' })
+  @ApiQuery({ name: 'file', required: false, enum: ['zip', 'adapter_model.safetensors', 'adapter_config.json'] })
+  async download(@Param('id', UuidPipe) id: string, @Query(new ZodValidationPipe(DownloadQuery, 'query')) q: z.output<typeof DownloadQuery>) {
+    const c = await this.checkpoints.findWithBytes(id);
+    if (!c) throw new NotFoundException(`checkpoint ${id} not found`);
+    const weights = new Uint8Array(c.bytes);
+    const config = Buffer.from(JSON.stringify(c.adapterConfig, null, 2) + '\n');
+    const folder = `trial-${c.trialId.slice(0, 8)}-step-${c.step}`;
+    const headers = { 'X-Checkpoint-Sha256': c.sha256, 'X-Checkpoint-Step': String(c.step) };
+    if (q.file === 'adapter_model.safetensors') {
+      return new StreamableFile(weights, { type: 'application/octet-stream', disposition: 'attachment; filename="adapter_model.safetensors"' });
+    }
+    if (q.file === 'adapter_config.json') {
+      return new StreamableFile(config, { type: 'application/json', disposition: 'attachment; filename="adapter_config.json"' });
+    }
+    void headers;
+    const zip = zipSync({ [folder]: { 'adapter_config.json': config, 'adapter_model.safetensors': weights } }, { level: 0 });
+    return new StreamableFile(zip, { type: 'application/zip', disposition: `attachment; filename="${folder}.zip"` });
+  }
+}

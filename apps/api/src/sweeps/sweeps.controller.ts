@@ -1,0 +1,48 @@
+// POST/GET /sweeps.
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { SweepSpecSchema, type SweepSpec } from '@lora/contracts';
+import type { Response } from 'express';
+import { z } from 'zod';
+import { PageQuerySchema, UuidPipe } from '../common/params';
+import { ZodValidationPipe } from '../common/zod-validation.pipe';
+import { SweepsService } from './sweeps.service';
+
+const IdempotencyKey = new ZodValidationPipe(
+  z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+  'Idempotency-Key header',
+);
+
+@ApiTags('sweeps')
+@Controller('sweeps')
+export class SweepsController {
+  constructor(private readonly sweeps: SweepsService) {}
+
+  @Post()
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Submit a sweep: validates, stores sweep + trials, enqueues train jobs' })
+  @ApiBody({ schema: z.toJSONSchema(SweepSpecSchema, { io: 'input', unrepresentable: 'any' }) as object })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'repeat-safe submission: the same key returns the same sweep' })
+  async submit(
+    @Body(new ZodValidationPipe(SweepSpecSchema, 'sweep')) spec: SweepSpec,
+    @Headers('idempotency-key') rawKey: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    const key = IdempotencyKey.transform(rawKey);
+    const { created, sweep } = await this.sweeps.submit(spec, key);
+    if (!created) res.status(200);
+    return sweep;
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List sweeps, newest first, with progress' })
+  list(@Query(new ZodValidationPipe(PageQuerySchema, 'query')) q: { take: number; skip: number }) {
+    return this.sweeps.list(q.take, q.skip);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'A sweep with its trials and progress' })
+  get(@Param('id', UuidPipe) id: string) {
+    return this.sweeps.get(id);
+  }
+}

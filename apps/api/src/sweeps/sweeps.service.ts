@@ -1,0 +1,140 @@
+// Sweep submission and reads: validates against the catalog, writes Sweep + Trials in one
+// transaction, then enqueues one train job per trial (rolled back if Redis refuses).
+import { ConflictException, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { CatalogRepository, Prisma, SweepRepository, type RunStatus } from '@lora/db';
+import { gpt2ModulePaths, selectModules, type FieldError, type SweepSpec } from '@lora/contracts';
+import { expandGrid, SweepExpansionError } from '@lora/orchestration';
+import { isDeepStrictEqual } from 'node:util';
+import { ValidationFailed } from '../common/zod-validation.pipe';
+import { TrainQueueService } from '../queue/train-queue.service';
+
+export interface Progress {
+  total: number;
+  done: number;
+  byStatus: Partial<Record<RunStatus, number>>;
+}
+
+const DONE: RunStatus[] = ['succeeded', 'failed', 'cancelled', 'pruned'];
+
+function progressOf(byStatus: Partial<Record<RunStatus, number>>): Progress {
+  const entries = Object.entries(byStatus) as Array<[RunStatus, number]>;
+  return {
+    total: entries.reduce((a, [, n]) => a + n, 0),
+    done: entries.filter(([s]) => DONE.includes(s)).reduce((a, [, n]) => a + n, 0),
+    byStatus,
+  };
+}
+
+@Injectable()
+export class SweepsService {
+  private readonly log = new Logger(SweepsService.name);
+
+  constructor(
+    private readonly sweeps: SweepRepository,
+    private readonly catalog: CatalogRepository,
+    private readonly queue: TrainQueueService,
+  ) {}
+
+  /** Returns the sweep and whether it was created now (false: an idempotent replay). */
+  async submit(spec: SweepSpec, idempotencyKey?: string) {
+    if (idempotencyKey) {
+      const existing = await this.replay(spec, idempotencyKey);
+      if (existing) return { created: false, sweep: existing };
+    }
+    const [baseModel, dataset] = await Promise.all([
+      this.catalog.findBaseModelByName(spec.baseModel),
+      this.catalog.findDatasetByName(spec.dataset),
+    ]);
+    const errors: FieldError[] = [];
+    if (!baseModel) {
+      const known = (await this.catalog.listBaseModels()).map((m) => m.name);
+      errors.push({ field: 'baseModel', message: `unknown base model "${spec.baseModel}"; registered: ${known.join(', ') || 'none'}` });
+    }
+    if (!dataset) {
+      const known = (await this.catalog.listDatasets()).map((d) => d.name);
+      errors.push({ field: 'dataset', message: `unknown dataset "${spec.dataset}"; registered: ${known.join(', ') || 'none'}` });
+    }
+    if (baseModel) errors.push(...this.checkAgainstModel(spec, baseModel.config as Record<string, unknown>));
+    let planned;
+    try {
+      planned = expandGrid(spec);
+    } catch (e) {
+      if (!(e instanceof SweepExpansionError)) throw e;
+      errors.push({ field: e.field, message: e.message });
+    }
+    if (errors.length > 0 || !baseModel || !dataset || !planned) throw new ValidationFailed(errors, 'sweep');
+
+    let created;
+    try {
+      created = await this.sweeps.createWithTrials({
+        name: spec.name ?? `${spec.variants.join('+')} on ${spec.dataset}`,
+        baseModelId: baseModel.id,
+        datasetId: dataset.id,
+        spec: spec as unknown as Prisma.InputJsonValue,
+        idempotencyKey,
+        trials: planned.map((t) => ({ index: t.index, variant: t.variant, hyperparams: t.hyperparams as unknown as Prisma.InputJsonValue })),
+      });
+    } catch (e) {
+      // Two concurrent requests with one key: the loser returns the winner's sweep.
+      if (idempotencyKey && e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002') {
+        const existing = await this.replay(spec, idempotencyKey);
+        if (existing) return { created: false, sweep: existing };
+      }
+      throw e;
+    }
+    const trialIds = created.trials.map((t) => t.id);
+    try {
+      await this.queue.enqueueTrials(created.sweep.id, trialIds);
+    } catch (e) {
+      this.log.error({ sweepId: created.sweep.id, err: e }, 'enqueue failed; rolling the sweep back');
+      await this.queue.removeTrials(trialIds);
+      await this.sweeps.delete(created.sweep.id);
+      throw new ServiceUnavailableException(`the job queue is unavailable (${(e as Error).message}); nothing was saved, retry later`);
+    }
+    this.log.log({ sweepId: created.sweep.id, trials: trialIds.length }, 'sweep submitted');
+    return { created: true, sweep: await this.get(created.sweep.id) };
+  }
+
+  private async replay(spec: SweepSpec, key: string) {
+    const existing = await this.sweeps.findByIdempotencyKey(key);
+    if (!existing) return null;
+    if (!isDeepStrictEqual(JSON.parse(JSON.stringify(spec)), existing.spec)) {
+      throw new ConflictException(`Idempotency-Key "${key}" was already used for a different sweep body (sweep ${existing.id})`);
+    }
+    return this.get(existing.id);
+  }
+
+  private checkAgainstModel(spec: SweepSpec, config: Record<string, unknown>): FieldError[] {
+    const errors: FieldError[] = [];
+    const nLayer = Number(config.n_layer ?? 0);
+    const nPositions = Number(config.n_positions ?? 0);
+    const paths = gpt2ModulePaths(nLayer);
+    spec.searchSpace.targetModules.forEach((targets, i) =>
+      targets.forEach((t, j) => {
+        if (selectModules(paths, [t]).length === 0) {
+          errors.push({
+            field: `searchSpace.targetModules.${i}.${j}`,
+            message: `"${t}" matches no module of ${spec.baseModel}; modules are like transformer.h.0.attn.c_attn (targets: c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)`,
+          });
+        }
+      }),
+    );
+    if (nPositions > 0 && spec.training.seqLen > nPositions) {
+      errors.push({ field: 'training.seqLen', message: `${spec.training.seqLen} exceeds the model's context of ${nPositions} positions` });
+    }
+    return errors;
+  }
+
+  async get(id: string) {
+    const sweep = await this.sweeps.findById(id);
+    if (!sweep) throw new NotFoundException(`sweep ${id} not found`);
+    const counts = (await this.sweeps.statusCounts([id])).get(id) ?? {};
+    return { ...sweep, progress: progressOf(counts) };
+  }
+
+  async list(take: number, skip: number) {
+    const [items, total] = await this.sweeps.list({ take, skip });
+    const counts = await this.sweeps.statusCounts(items.map((s) => s.id));
+    return { total, items: items.map((s) => ({ ...s, progress: progressOf(counts.get(s.id) ?? {}) })) };
+  }
+}

@@ -1,0 +1,52 @@
+// GET /trials/:id, its metrics and checkpoints.
+import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CheckpointRepository, MetricRepository, TrialRepository } from '@lora/db';
+import { z } from 'zod';
+import { UuidPipe } from '../common/params';
+import { ZodValidationPipe } from '../common/zod-validation.pipe';
+
+const MetricsQuery = z
+  .object({
+    name: z.string().max(100).optional(),
+    split: z.enum(['train', 'eval']).optional(),
+    afterStep: z.coerce.number().int().min(-1).optional(),
+    take: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  })
+  .strict();
+
+@ApiTags('trials')
+@Controller('trials')
+export class TrialsController {
+  constructor(
+    private readonly trials: TrialRepository,
+    private readonly metrics: MetricRepository,
+    private readonly checkpoints: CheckpointRepository,
+  ) {}
+
+  private async mustExist(id: string) {
+    const trial = await this.trials.findById(id);
+    if (!trial) throw new NotFoundException(`trial ${id} not found`);
+    return trial;
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'A trial with its hyperparameters, status and attempts' })
+  get(@Param('id', UuidPipe) id: string) {
+    return this.mustExist(id);
+  }
+
+  @Get(':id/metrics')
+  @ApiOperation({ summary: 'Metric points of a trial (filter by name, split; page with afterStep)' })
+  async getMetrics(@Param('id', UuidPipe) id: string, @Query(new ZodValidationPipe(MetricsQuery, 'query')) q: z.output<typeof MetricsQuery>) {
+    await this.mustExist(id);
+    return this.metrics.list(id, q);
+  }
+
+  @Get(':id/checkpoints')
+  @ApiOperation({ summary: 'Checkpoints of a trial (metadata; download through /checkpoints/:id/download)' })
+  async getCheckpoints(@Param('id', UuidPipe) id: string) {
+    await this.mustExist(id);
+    return this.checkpoints.listForTrial(id);
+  }
+}

@@ -1,0 +1,33 @@
+// Messages between the worker's event loop (BullMQ, Postgres) and the training thread (tensors).
+// The thread knows nothing of Nest, queues or Postgres; the parent knows nothing of tensors.
+import type { TrialHyperparams } from '@lora/contracts';
+
+export interface TrainThreadInput {
+  trialId: string;
+  attemptId: string;
+  modelDir: string;
+  modelName: string;
+  datasetSource: string;
+  validationFraction: number;
+  splitSeed: number;
+  hyperparams: TrialHyperparams;
+  backend: 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
+}
+
+export type TrainThreadMessage =
+  | {
+      type: 'ready';
+      backend: string;
+      device: string;
+      trainableParams: number;
+      baselineEvalLoss: number;
+      trainTokens: number;
+      validationTokens: number;
+    }
+  | { type: 'log'; step: number; loss: number; lr: number; tokensPerSec: number }
+  | { type: 'eval'; step: number; evalLoss: number }
+  | { type: 'checkpoint'; step: number; isFinal: boolean; adapterConfig: Record<string, unknown>; safetensors: Uint8Array; evalLoss?: number }
+  | { type: 'done'; steps: number; finalTrainLoss: number; finalEvalLoss: number; tokensPerSec: number; wallMs: number }
+  | { type: 'error'; message: string; stack?: string; unrecoverable: boolean };
+
+export type TrainThreadCommand = { type: 'abort'; reason: string };

@@ -1,0 +1,174 @@
+// Runs one attempt of one trial: opens the Attempt, starts the training thread, streams its
+// metrics/checkpoints into Postgres and its progress into the BullMQ job, and closes the attempt.
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@lora/config';
+import type { TrialHyperparams } from '@lora/contracts';
+import { CheckpointRepository, MetricRepository, Prisma, RunStatus, SweepRepository, TrialRepository } from '@lora/db';
+import { resolveModelPath } from '@lora/orchestration';
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { Worker as Thread } from 'node:worker_threads';
+import { HeartbeatService } from '../fleet/heartbeat.service';
+import { WORKER_IDENTITY, type WorkerIdentity } from '../fleet/worker-identity';
+import { MetricBuffer } from './metric-buffer';
+import type { TrainThreadInput, TrainThreadMessage } from './train-thread.protocol';
+
+export interface RunContext {
+  jobId: string;
+  /** Called with the job's progress payload (BullMQ updateProgress). */
+  progress: (p: object) => Promise<void>;
+  /** True when this is the job's last allowed attempt (a failure then fails the trial). */
+  lastAttempt: boolean;
+}
+
+export class TrialConfigError extends Error {}
+
+@Injectable()
+export class TrialRunner {
+  private readonly log = new Logger(TrialRunner.name);
+
+  constructor(
+    private readonly trials: TrialRepository,
+    private readonly sweeps: SweepRepository,
+    private readonly metrics: MetricRepository,
+    private readonly checkpoints: CheckpointRepository,
+    private readonly heartbeat: HeartbeatService,
+    @Inject(WORKER_IDENTITY) private readonly me: WorkerIdentity,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async run(trialId: string, ctx: RunContext): Promise<{ finalEvalLoss: number }> {
+    const trial = await this.trials.findForRun(trialId);
+    if (!trial) throw new TrialConfigError(`trial ${trialId} does not exist (deleted after it was queued?)`);
+    if (trial.status === RunStatus.succeeded || trial.status === RunStatus.cancelled) {
+      this.log.warn({ trialId, status: trial.status }, 'trial already finished; skipping job');
+      return { finalEvalLoss: trial.finalEvalLoss ?? NaN };
+    }
+    const { sweep } = trial;
+    const { attempt } = await this.trials.startAttempt(trialId, { jobId: ctx.jobId, workerId: this.me.id, backend: this.heartbeat.backend });
+    await this.sweeps.refreshStatus(sweep.id);
+    const bindings = { sweepId: sweep.id, trialId, attempt: attempt.number, attemptId: attempt.id };
+    this.log.log(bindings, 'attempt started');
+    this.heartbeat.trialStarted(trialId);
+
+    const hp = trial.hyperparams as unknown as TrialHyperparams;
+    const input: TrainThreadInput = {
+      trialId,
+      attemptId: attempt.id,
+      modelDir: resolveModelPath(sweep.baseModel.path, this.config.modelsDir),
+      modelName: sweep.baseModel.name,
+      datasetSource: sweep.dataset.source,
+      validationFraction: sweep.dataset.validationFraction,
+      splitSeed: sweep.dataset.splitSeed,
+      hyperparams: hp,
+      backend: this.config.worker.backend,
+    };
+    const buffer = new MetricBuffer(this.metrics, this.config.metricsFlushMs);
+    const point = (step: number, split: 'train' | 'eval', name: string, value: number) =>
+      buffer.push({ trialId, attemptId: attempt.id, step, split, name, value });
+    let lastProgress = 0;
+    let result: Extract<TrainThreadMessage, { type: 'done' }> | null = null;
+
+    const onMessage = async (m: TrainThreadMessage): Promise<void> => {
+      switch (m.type) {
+        case 'ready':
+          await this.trials.updateAttempt(attempt.id, { backend: m.backend, device: m.device });
+          await this.trials.updateTrial(trialId, { trainableParams: m.trainableParams, baselineEvalLoss: m.baselineEvalLoss });
+          point(0, 'eval', 'loss', m.baselineEvalLoss);
+          this.log.log({ ...bindings, backend: m.backend, device: m.device, trainableParams: m.trainableParams, baselineEvalLoss: m.baselineEvalLoss }, 'training started');
+          break;
+        case 'log': {
+          point(m.step, 'train', 'loss', m.loss);
+          point(m.step, 'train', 'lr', m.lr);
+          point(m.step, 'train', 'tokens_per_sec', m.tokensPerSec);
+          const now = Date.now();
+          if (now - lastProgress > 250 || m.step === hp.training.steps) {
+            lastProgress = now;
+            await ctx.progress({ step: m.step, steps: hp.training.steps, loss: m.loss, tokensPerSec: m.tokensPerSec });
+          }
+          break;
+        }
+        case 'eval':
+          point(m.step, 'eval', 'loss', m.evalLoss);
+          this.log.log({ ...bindings, step: m.step, evalLoss: m.evalLoss }, 'eval');
+          break;
+        case 'checkpoint': {
+          const sha256 = createHash('sha256').update(m.safetensors).digest('hex');
+          await this.checkpoints.create({
+            trialId,
+            attemptId: attempt.id,
+            step: m.step,
+            format: 'peft',
+            bytes: m.safetensors,
+            sha256,
+            adapterConfig: m.adapterConfig as Prisma.InputJsonValue,
+            metrics: m.evalLoss !== undefined ? { evalLoss: m.evalLoss } : undefined,
+            isFinal: m.isFinal,
+          });
+          await this.trials.updateAttempt(attempt.id, { lastStep: m.step });
+          this.log.log({ ...bindings, step: m.step, bytes: m.safetensors.byteLength, sha256 }, 'checkpoint stored');
+          break;
+        }
+        case 'done':
+          result = m;
+          break;
+        case 'error':
+          break;
+      }
+    };
+
+    try {
+      await this.runThread(input, onMessage);
+      await buffer.close();
+      const r = result as Extract<TrainThreadMessage, { type: 'done' }> | null;
+      if (!r) throw new Error('training thread exited without a result');
+      await this.trials.finish(
+        trialId,
+        attempt.id,
+        RunStatus.succeeded,
+        { finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec },
+        { lastStep: r.steps },
+      );
+      await ctx.progress({ step: r.steps, steps: hp.training.steps, evalLoss: r.finalEvalLoss, done: true });
+      this.log.log({ ...bindings, finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec, wallMs: r.wallMs }, 'attempt succeeded');
+      return { finalEvalLoss: r.finalEvalLoss };
+    } catch (e) {
+      await buffer.close().catch(() => undefined);
+      const err = e as Error;
+      const final = ctx.lastAttempt || err instanceof TrialConfigError;
+      // The attempt failed; the trial goes back to queued while BullMQ will retry it.
+      await this.trials.finish(trialId, attempt.id, final ? RunStatus.failed : RunStatus.queued, { error: err.message }, { error: err.message });
+      await this.trials.updateAttempt(attempt.id, { status: RunStatus.failed });
+      this.log.error({ ...bindings, err: err.message, willRetry: !final }, 'attempt failed');
+      throw err;
+    } finally {
+      this.heartbeat.trialEnded(trialId);
+      await this.sweeps.refreshStatus(sweep.id).catch(() => undefined);
+    }
+  }
+
+  /** Runs the training thread; resolves when it exits cleanly, rejects with its error. */
+  private runThread(input: TrainThreadInput, onMessage: (m: TrainThreadMessage) => Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const thread = new Thread(path.join(__dirname, 'train.thread.js'), { workerData: input });
+      let failure: Error | null = null;
+      // Messages are handled strictly in order (a checkpoint write finishes before 'done').
+      let chain = Promise.resolve();
+      thread.on('message', (m: TrainThreadMessage) => {
+        chain = chain.then(() => onMessage(m)).catch((e) => {
+          failure ??= e as Error;
+          void thread.terminate();
+        });
+        if (m.type === 'error') failure ??= m.unrecoverable ? new TrialConfigError(m.message) : Object.assign(new Error(m.message), { stack: m.stack });
+      });
+      thread.on('error', (e) => (failure ??= e));
+      thread.on('exit', (code) => {
+        void chain.then(() => {
+          if (failure) reject(failure);
+          else if (code !== 0) reject(new Error(`training thread exited with code ${code}`));
+          else resolve();
+        });
+      });
+    });
+  }
+}

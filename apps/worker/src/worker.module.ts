@@ -1,0 +1,34 @@
+// The worker process: BullMQ processors and fleet registration, no HTTP.
+import { BullModule } from '@nestjs/bullmq';
+import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule, pinoOptions, redisOptions, type AppConfig } from '@lora/config';
+import { QueueName } from '@lora/contracts';
+import { DbModule, RepositoriesModule } from '@lora/db';
+import { LoggerModule } from 'nestjs-pino';
+import { HeartbeatService } from './fleet/heartbeat.service';
+import { makeWorkerIdentity, WORKER_IDENTITY } from './fleet/worker-identity';
+import { TrainProcessor } from './train/train.processor';
+import { TrialRunner } from './train/trial-runner.service';
+
+@Module({})
+export class WorkerModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot({ pinoHttp: pinoOptions(config, 'worker') }),
+        DbModule.forRoot(config.db),
+        RepositoriesModule,
+        BullModule.forRoot({ connection: redisOptions(config.redis.url), prefix: config.redis.prefix }),
+        BullModule.registerQueue({ name: QueueName.Train }),
+      ],
+      providers: [
+        { provide: WORKER_IDENTITY, useValue: makeWorkerIdentity(config.worker.host) },
+        HeartbeatService,
+        TrialRunner,
+        TrainProcessor,
+      ],
+    };
+  }
+}

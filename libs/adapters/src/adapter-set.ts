@@ -1,0 +1,177 @@
+// The adapters attached to one model: target-module matching (PEFT's suffix rule), the
+// engine's TrainableAdapters hooks, and PEFT folder export/import in memory.
+import type * as tf from '@tensorflow/tfjs-core';
+import { parseSafetensors, Rng, serializeSafetensors, toFloat32 } from '@lora/engine';
+import type { ParamGroup, ProjectionModule, SafetensorsTensor, StepContext, TrainableAdapters } from '@lora/engine';
+import type { AdapterTensor, ModuleAdapter, VariantContext, VariantDefinition } from './adapter';
+import { loraVariant } from './lora';
+
+/** Anything that exposes adapter-able projections (Gpt2Model does). */
+export interface AdaptableModel {
+  projectionModules(): ProjectionModule[];
+}
+
+export interface AttachOptions<C extends object> {
+  variant?: VariantDefinition<C>;
+  config?: Partial<C>;
+  /** PEFT-style names: a module matches when its path equals or ends with `.<name>`. */
+  targetModules: string[];
+  /** Seed of the init stream (A matrices, dropout masks). */
+  seed?: number;
+  baseModelNameOrPath?: string | null;
+}
+
+export interface PeftExport {
+  adapterConfig: Record<string, unknown>;
+  safetensors: Uint8Array;
+}
+
+const PEFT_PREFIX = 'base_model.model.';
+
+/** Variants `fromPeft` can read, tried in order. */
+export const PEFT_VARIANTS: VariantDefinition<object>[] = [loraVariant as unknown as VariantDefinition<object>];
+
+/** PEFT's rule: `key == target or key.endswith('.' + target)`. */
+export function matchesTarget(path: string, target: string): boolean {
+  return path === target || path.endsWith(`.${target}`);
+}
+
+export function selectModules(model: AdaptableModel, targetModules: string[]): ProjectionModule[] {
+  if (!Array.isArray(targetModules) || targetModules.length === 0) {
+    throw new Error('AdapterSet: targetModules is empty; name at least one module (c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)');
+  }
+  const all = model.projectionModules();
+  for (const t of targetModules) {
+    if (!all.some((m) => matchesTarget(m.path, t))) {
+      const names = [...new Set(all.map((m) => m.path.split('.').slice(-2).join('.')))].join(', ');
+      throw new Error(`AdapterSet: target module '${t}' matches no module of the model; adaptable modules: ${names}`);
+    }
+  }
+  return all.filter((m) => targetModules.some((t) => matchesTarget(m.path, t)));
+}
+
+export class AdapterSet<C extends object = object> implements TrainableAdapters {
+  private readonly byPath = new Map<string, ModuleAdapter>();
+
+  private constructor(
+    readonly variant: VariantDefinition<C>,
+    readonly config: C,
+    readonly targetModules: string[],
+    readonly baseModelNameOrPath: string | null,
+    modules: ModuleAdapter[],
+  ) {
+    for (const m of modules) this.byPath.set(m.info.path, m);
+  }
+
+  /** Creates fresh adapters (variant default: LoRA) on every module matching `targetModules`. */
+  static attach<C extends object = object>(model: AdaptableModel, options: AttachOptions<C>): AdapterSet<C> {
+    const variant = (options.variant ?? loraVariant) as unknown as VariantDefinition<C>;
+    const config = { ...variant.defaults, ...(options.config ?? {}) } as C;
+    variant.validate?.(config);
+    const rng = new Rng(options.seed ?? 0);
+    const modules: ModuleAdapter[] = [];
+    try {
+      for (const info of selectModules(model, options.targetModules)) modules.push(variant.create(info, config, rng));
+    } catch (err) {
+      for (const m of modules) m.dispose();
+      throw err;
+    }
+    return new AdapterSet(variant, config, [...options.targetModules], options.baseModelNameOrPath ?? null, modules);
+  }
+
+  /** Rebuilds adapters from a PEFT folder's adapter_config.json and adapter_model.safetensors bytes. */
+  static fromPeft(model: AdaptableModel, adapterConfig: Record<string, unknown>, safetensorsBytes: Uint8Array): AdapterSet {
+    const variant = PEFT_VARIANTS.find((v) => v.matchesPeft(adapterConfig));
+    if (!variant) {
+      throw new Error(
+        `fromPeft: unsupported adapter (peft_type ${JSON.stringify(adapterConfig.peft_type)}, use_dora ${JSON.stringify(adapterConfig.use_dora)}); ` +
+          `supported: ${PEFT_VARIANTS.map((v) => v.name).join(', ')}`,
+      );
+    }
+    const targets = adapterConfig.target_modules;
+    const targetModules = typeof targets === 'string' ? [targets] : (targets as string[]);
+    if (!Array.isArray(targetModules) || !targetModules.every((t) => typeof t === 'string')) {
+      throw new Error(`fromPeft: target_modules must be a list of module names (got ${JSON.stringify(targets)})`);
+    }
+    const set = AdapterSet.attach(model, {
+      variant,
+      config: variant.configFromPeft(adapterConfig),
+      targetModules,
+      baseModelNameOrPath: (adapterConfig.base_model_name_or_path as string | null) ?? null,
+    });
+    try {
+      const { tensors } = parseSafetensors(safetensorsBytes);
+      const byModule = new Map<string, Record<string, AdapterTensor>>();
+      for (const [key, t] of tensors) {
+        const m = [...set.byPath.keys()].find((p) => key.startsWith(`${PEFT_PREFIX}${p}.`));
+        if (!m) throw new Error(`fromPeft: tensor '${key}' belongs to no adapted module (target_modules ${JSON.stringify(targetModules)})`);
+        const entry = byModule.get(m) ?? {};
+        entry[key.slice(PEFT_PREFIX.length + m.length + 1)] = { shape: t.shape, data: toFloat32(t) };
+        byModule.set(m, entry);
+      }
+      for (const [path, module] of set.byPath) module.importTensors(byModule.get(path) ?? {});
+    } catch (err) {
+      set.dispose();
+      throw err;
+    }
+    return set as AdapterSet;
+  }
+
+  module(path: string): ModuleAdapter | undefined {
+    return this.byPath.get(path);
+  }
+
+  modules(): ModuleAdapter[] {
+    return [...this.byPath.values()];
+  }
+
+  /** Variables named by their PEFT key without `base_model.model.` (e.g. `transformer.h.0.attn.c_attn.lora_A.weight`). */
+  namedTrainableVariables(): Array<[string, tf.Variable]> {
+    return this.modules().flatMap((m) => m.trainableVariables().map(([k, v]): [string, tf.Variable] => [`${m.info.path}.${k}`, v]));
+  }
+
+  trainableParameterCount(): number {
+    return this.modules().reduce((n, m) => n + m.parameterCount(), 0);
+  }
+
+  paramGroups(): ParamGroup[] {
+    if (this.variant.paramGroups) return this.variant.paramGroups(this.context());
+    return [{ name: 'default', variables: this.namedTrainableVariables(), lrScale: 1 }];
+  }
+
+  regularizer(): tf.Scalar | undefined {
+    return this.variant.regularizer?.(this.context());
+  }
+
+  transformGradients(grads: Record<string, tf.Tensor>, step: number): Record<string, tf.Tensor> {
+    return this.variant.transformGradients ? this.variant.transformGradients(this.context(), grads, step) : grads;
+  }
+
+  afterStep(step: StepContext): void {
+    this.variant.afterStep?.(this.context(), step);
+  }
+
+  adapterConfig(): Record<string, unknown> {
+    return this.variant.peftConfig(this.config, { targetModules: this.targetModules, baseModelNameOrPath: this.baseModelNameOrPath });
+  }
+
+  /** adapter_config.json and adapter_model.safetensors of a PEFT folder, in memory. */
+  async exportPeft(): Promise<PeftExport> {
+    const tensors: Record<string, SafetensorsTensor> = {};
+    for (const m of this.modules()) {
+      for (const [suffix, t] of Object.entries(await m.exportTensors())) {
+        tensors[`${PEFT_PREFIX}${m.info.path}.${suffix}`] = { dtype: 'F32', shape: t.shape, data: t.data };
+      }
+    }
+    return { adapterConfig: this.adapterConfig(), safetensors: serializeSafetensors(tensors, { format: 'pt' }) };
+  }
+
+  dispose(): void {
+    for (const m of this.byPath.values()) m.dispose();
+    this.byPath.clear();
+  }
+
+  private context(): VariantContext<C> {
+    return { config: this.config, modules: this.modules() };
+  }
+}

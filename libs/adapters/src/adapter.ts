@@ -1,0 +1,69 @@
+// The contract every adapter variant implements, shaped like PEFT: one ModuleAdapter per
+// adapted projection (the variant's math) and one VariantDefinition per variant (defaults,
+// construction, optimizer groups, per-step hook, adapter_config.json).
+import type * as tf from '@tensorflow/tfjs-core';
+import type { ForwardContext, ModuleHook, ParamGroup, Rng, StepContext } from '@lora/engine';
+
+/** The projection being adapted: `y = x W + b`, `x [N, inFeatures]`, `y [N, outFeatures]`. */
+export interface ModuleInfo {
+  /** HF module path, e.g. `transformer.h.0.attn.c_attn`. */
+  path: string;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+/** A host-side float32 tensor as exported to / imported from safetensors. */
+export interface AdapterTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface ModuleAdapter extends ModuleHook {
+  readonly info: ModuleInfo;
+  /** `y = baseOut + Δ(x)`; `x` is the module input. Must not dispose its arguments. */
+  forward(x: tf.Tensor2D, baseOut: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D;
+  /** Trainable variables under PEFT key suffixes (`lora_A.weight`, ...). */
+  trainableVariables(): Array<[string, tf.Variable]>;
+  /** Trainable parameters of this module. */
+  parameterCount(): number;
+  /** Tensors to save under `base_model.model.<path>.<suffix>`, keyed by suffix. */
+  exportTensors(): Promise<Record<string, AdapterTensor>>;
+  /** Overwrites the module's tensors with saved ones (same keys and shapes as exportTensors). */
+  importTensors(tensors: Record<string, AdapterTensor>): void;
+  dispose(): void;
+}
+
+/** Everything a variant's set-level hooks see. */
+export interface VariantContext<C> {
+  config: C;
+  modules: ModuleAdapter[];
+}
+
+export interface PeftConfigContext {
+  targetModules: string[];
+  baseModelNameOrPath: string | null;
+}
+
+export interface VariantDefinition<C extends object = Record<string, unknown>> {
+  /** Our name (`lora`, `dora`, `vera`, ...). */
+  readonly name: string;
+  /** Plain defaults; a partial user config is spread over them. */
+  readonly defaults: C;
+  /** Rejects a bad config with a message naming the field. */
+  validate?(config: C): void;
+  create(module: ModuleInfo, config: C, rng: Rng): ModuleAdapter;
+  /** Optimizer groups; default one group with every trainable variable at scale 1. */
+  paramGroups?(ctx: VariantContext<C>): ParamGroup[];
+  /** Gradient rewrite before the optimizer step (LoRA-FA). */
+  transformGradients?(ctx: VariantContext<C>, grads: Record<string, tf.Tensor>, step: number): Record<string, tf.Tensor>;
+  /** Loss term added inside the differentiated function (AdaLoRA). */
+  regularizer?(ctx: VariantContext<C>): tf.Scalar | undefined;
+  /** After each optimizer step (Delta-LoRA, AdaLoRA). */
+  afterStep?(ctx: VariantContext<C>, step: StepContext): void;
+  /** adapter_config.json for this config. */
+  peftConfig(config: C, ctx: PeftConfigContext): Record<string, unknown>;
+  /** Whether this variant reads a given adapter_config.json. */
+  matchesPeft(adapterConfig: Record<string, unknown>): boolean;
+  /** Our config from an adapter_config.json this variant matches. */
+  configFromPeft(adapterConfig: Record<string, unknown>): C;
+}

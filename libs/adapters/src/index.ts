@@ -1,0 +1,3 @@
+export * from './adapter';
+export * from './adapter-set';
+export * from './lora';

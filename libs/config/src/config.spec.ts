@@ -1,0 +1,22 @@
+import { ConfigError, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('gives defaults for an empty environment', () => {
+    const c = loadConfig({});
+    expect(c.api.port).toBe(3000);
+    expect(c.db.databaseSchema).toBe('public');
+    expect(c.redis.prefix).toBe('lora');
+    expect(c.worker.slots).toBe(1);
+  });
+  it('names every bad variable', () => {
+    expect(() => loadConfig({ API_PORT: 'abc', DATABASE_SCHEMA: 'Bad-Name', WORKER_BACKEND: 'tpu' })).toThrow(ConfigError);
+    try {
+      loadConfig({ API_PORT: 'abc', DATABASE_SCHEMA: 'Bad-Name', WORKER_BACKEND: 'tpu' });
+    } catch (e) {
+      const msg = (e as Error).message;
+      expect(msg).toContain('API_PORT');
+      expect(msg).toContain('DATABASE_SCHEMA');
+      expect(msg).toContain('WORKER_BACKEND');
+    }
+  });
+});

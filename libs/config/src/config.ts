@@ -1,0 +1,73 @@
+// The one place that reads process.env: parses it once into a typed, validated object.
+// Every process (api, worker, scripts) gets its settings from here.
+import { z } from 'zod';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../../..').replace(/[\\/]dist$/, '');
+
+const intFromEnv = (def: number) => z.coerce.number().int().default(def);
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: z
+    .enum(['0', '1', 'true', 'false'])
+    .default('0')
+    .transform((v) => v === '1' || v === 'true'),
+  API_HOST: z.string().default('127.0.0.1'),
+  API_PORT: intFromEnv(3000).pipe(z.number().min(0).max(65535)),
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/test'),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
+    .default('public'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only')
+    .default('lora'),
+  MODELS_DIR: z.string().default(path.join(ROOT, 'models')),
+  WORKER_SLOTS: intFromEnv(1).pipe(z.number().min(1).max(64)),
+  WORKER_BACKEND: z.enum(['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow']).default('auto'),
+  WORKER_HEARTBEAT_MS: intFromEnv(5000).pipe(z.number().min(100)),
+  WORKER_HOST: z.string().optional(),
+  METRICS_FLUSH_MS: intFromEnv(500).pipe(z.number().min(10)),
+  JOB_ATTEMPTS: intFromEnv(3).pipe(z.number().min(1).max(100)),
+});
+
+export type AppConfig = {
+  env: 'development' | 'production' | 'test';
+  rootDir: string;
+  log: { level: string; pretty: boolean };
+  api: { host: string; port: number };
+  db: { databaseUrl: string; databaseSchema: string };
+  redis: { url: string; prefix: string };
+  modelsDir: string;
+  worker: { slots: number; backend: 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow'; heartbeatMs: number; host?: string };
+  metricsFlushMs: number;
+  jobAttempts: number;
+};
+
+export class ConfigError extends Error {}
+
+/** Parses an environment (default: process.env) into AppConfig; throws naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid environment:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    env: e.NODE_ENV,
+    rootDir: ROOT,
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    api: { host: e.API_HOST, port: e.API_PORT },
+    db: { databaseUrl: e.DATABASE_URL, databaseSchema: e.DATABASE_SCHEMA },
+    redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
+    modelsDir: path.resolve(e.MODELS_DIR),
+    worker: { slots: e.WORKER_SLOTS, backend: e.WORKER_BACKEND, heartbeatMs: e.WORKER_HEARTBEAT_MS, host: e.WORKER_HOST },
+    metricsFlushMs: e.METRICS_FLUSH_MS,
+    jobAttempts: e.JOB_ATTEMPTS,
+  };
+}

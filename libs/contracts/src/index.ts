@@ -1,0 +1,5 @@
+export * from './queues';
+export * from './variants';
+export * from './sweep.schema';
+export * from './trial';
+export * from './target-modules';

@@ -1,0 +1,53 @@
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from './generated/prisma/client';
+
+/** Injection token for {@link DbOptions}. */
+export const DB_OPTIONS = 'DB_OPTIONS';
+
+export interface DbOptions {
+  /** postgresql://user:pass@host:port/db (no `?schema=` needed: pass the schema below). */
+  databaseUrl: string;
+  /** Postgres schema holding the tables (`public` unless tests or tenants say otherwise). */
+  databaseSchema: string;
+  /** pg pool size (default 10, pg's default). */
+  poolSize?: number;
+}
+
+function startupSearchPath(schema: string): string {
+  // libpq `options`: whitespace separates arguments, so escape it; the value is a quoted identifier.
+  return `-c search_path=${`"${schema.replace(/"/g, '""')}"`.replace(/([\\\s])/g, '\\$1')}`;
+}
+
+/**
+ * The driver adapter for one database + schema. The schema is given twice on purpose: PrismaPg's
+ * `schema` qualifies the tables in the queries Prisma generates, and the connections'
+ * `search_path` makes `$queryRaw`/`$executeRaw` with unqualified names (and enum casts) hit the
+ * same schema.
+ */
+export function createPrismaAdapter(opts: DbOptions): PrismaPg {
+  return new PrismaPg(
+    { connectionString: opts.databaseUrl, options: startupSearchPath(opts.databaseSchema), max: opts.poolSize },
+    { schema: opts.databaseSchema },
+  );
+}
+
+/** A plain client for scripts and tests; call `$disconnect()` when done. */
+export function createPrismaClient(opts: DbOptions): PrismaClient {
+  return new PrismaClient({ adapter: createPrismaAdapter(opts) });
+}
+
+@Injectable()
+export class PrismaService extends PrismaClient implements OnModuleInit, OnModuleDestroy {
+  constructor(@Inject(DB_OPTIONS) readonly dbOptions: DbOptions) {
+    super({ adapter: createPrismaAdapter(dbOptions) });
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.$connect();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.$disconnect();
+  }
+}

@@ -1,0 +1,13 @@
+// Provides every repository; imported by api and worker (needs DbModule.forRoot in the app).
+import { Module } from '@nestjs/common';
+import { CatalogRepository } from './catalog.repository';
+import { CheckpointRepository } from './checkpoint.repository';
+import { MetricRepository } from './metric.repository';
+import { SweepRepository } from './sweep.repository';
+import { TrialRepository } from './trial.repository';
+import { WorkerRepository } from './worker.repository';
+
+const REPOSITORIES = [CatalogRepository, SweepRepository, TrialRepository, MetricRepository, CheckpointRepository, WorkerRepository];
+
+@Module({ providers: REPOSITORIES, exports: REPOSITORIES })
+export class RepositoriesModule {}

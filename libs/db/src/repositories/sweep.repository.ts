@@ -1,0 +1,116 @@
+// Sweeps and their trials: created together in one transaction, read with progress counts.
+import { Injectable } from '@nestjs/common';
+import { Prisma, RunStatus } from '../generated/prisma/client';
+import { PrismaService } from '../prisma.service';
+
+export interface NewSweep {
+  name: string;
+  baseModelId: string;
+  datasetId: string;
+  spec: Prisma.InputJsonValue;
+  idempotencyKey?: string;
+  trials: Array<{ index: number; variant: string; hyperparams: Prisma.InputJsonValue }>;
+}
+
+@Injectable()
+export class SweepRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  /** Sweep + all trials in one transaction: either everything is written or nothing. */
+  createWithTrials(s: NewSweep) {
+    return this.prisma.$transaction(async (tx) => {
+      const sweep = await tx.sweep.create({
+        data: {
+          name: s.name,
+          status: RunStatus.queued,
+          baseModelId: s.baseModelId,
+          datasetId: s.datasetId,
+          spec: s.spec,
+          idempotencyKey: s.idempotencyKey,
+        },
+      });
+      await tx.trial.createMany({
+        data: s.trials.map((t) => ({
+          sweepId: sweep.id,
+          index: t.index,
+          variant: t.variant,
+          hyperparams: t.hyperparams,
+          status: RunStatus.queued,
+        })),
+      });
+      const trials = await tx.trial.findMany({ where: { sweepId: sweep.id }, orderBy: { index: 'asc' } });
+      return { sweep, trials };
+    });
+  }
+
+  findByIdempotencyKey(key: string) {
+    return this.prisma.sweep.findUnique({ where: { idempotencyKey: key } });
+  }
+
+  /** Removes a sweep and (by cascade) its trials: the compensation when enqueuing fails. */
+  delete(id: string) {
+    return this.prisma.sweep.delete({ where: { id } });
+  }
+
+  findById(id: string) {
+    return this.prisma.sweep.findUnique({
+      where: { id },
+      include: {
+        baseModel: { select: { id: true, name: true } },
+        dataset: { select: { id: true, name: true } },
+        trials: { orderBy: { index: 'asc' } },
+      },
+    });
+  }
+
+  list(opts: { take: number; skip: number; status?: RunStatus }) {
+    const where = opts.status ? { status: opts.status } : {};
+    return this.prisma.$transaction([
+      this.prisma.sweep.findMany({
+        where,
+        orderBy: { createdAt: 'desc' },
+        take: opts.take,
+        skip: opts.skip,
+        include: { baseModel: { select: { name: true } }, dataset: { select: { name: true } } },
+      }),
+      this.prisma.sweep.count({ where }),
+    ]);
+  }
+
+  /** Trial counts per status for the given sweeps. */
+  async statusCounts(sweepIds: string[]): Promise<Map<string, Partial<Record<RunStatus, number>>>> {
+    const rows = await this.prisma.trial.groupBy({
+      by: ['sweepId', 'status'],
+      where: { sweepId: { in: sweepIds } },
+      _count: { _all: true },
+    });
+    const out = new Map<string, Partial<Record<RunStatus, number>>>();
+    for (const r of rows) {
+      const m = out.get(r.sweepId) ?? {};
+      m[r.status] = r._count._all;
+      out.set(r.sweepId, m);
+    }
+    return out;
+  }
+
+  /**
+   * Derives the sweep's status from its trials (called after every trial transition):
+   * running while any trial runs, finished when all are terminal.
+   */
+  async refreshStatus(sweepId: string) {
+    const counts = (await this.statusCounts([sweepId])).get(sweepId) ?? {};
+    const n = (s: RunStatus) => counts[s] ?? 0;
+    const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
+    const terminal = n(RunStatus.succeeded) + n(RunStatus.failed) + n(RunStatus.cancelled) + n(RunStatus.pruned);
+    let status: RunStatus;
+    if (total > 0 && terminal === total) {
+      status = n(RunStatus.succeeded) + n(RunStatus.pruned) > 0 ? RunStatus.succeeded : n(RunStatus.cancelled) === total ? RunStatus.cancelled : RunStatus.failed;
+    } else if (n(RunStatus.running) + terminal > 0) {
+      status = RunStatus.running;
+    } else {
+      status = RunStatus.queued;
+    }
+    const finished = status === RunStatus.succeeded || status === RunStatus.failed || status === RunStatus.cancelled;
+    return this.prisma.sweep.update({ where: { id: sweepId }, data: { status, finishedAt: finished ? new Date() : null } });
+  }
+}

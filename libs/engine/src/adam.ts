@@ -1,0 +1,121 @@
+// Adam (Kingma & Ba) with per-group learning-rate scales and optional global-norm clipping,
+// written out so its state is keyed by stable variable names and can be saved and restored.
+import * as tf from '@tensorflow/tfjs-core';
+import type { ParamGroup } from './adapter-hooks';
+
+export interface AdamOptions {
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+}
+
+export interface AdamState {
+  step: number;
+  m: Record<string, { shape: number[]; data: Float32Array }>;
+  v: Record<string, { shape: number[]; data: Float32Array }>;
+}
+
+interface Slot {
+  variable: tf.Variable;
+  lrScale: number;
+  m: tf.Variable;
+  v: tf.Variable;
+}
+
+export class Adam {
+  private readonly slots = new Map<string, Slot>();
+  private readonly beta1: number;
+  private readonly beta2: number;
+  private readonly epsilon: number;
+  private t = 0;
+
+  constructor(groups: ParamGroup[], options: AdamOptions = {}) {
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.epsilon = options.epsilon ?? 1e-8;
+    for (const g of groups) {
+      for (const [name, variable] of g.variables) {
+        if (this.slots.has(name)) throw new Error(`Adam: variable '${name}' is in two parameter groups`);
+        this.slots.set(name, { variable, lrScale: g.lrScale, m: tf.variable(tf.zerosLike(variable), false), v: tf.variable(tf.zerosLike(variable), false) });
+      }
+    }
+  }
+
+  get stepCount(): number {
+    return this.t;
+  }
+
+  names(): string[] {
+    return [...this.slots.keys()];
+  }
+
+  /** One update from gradients keyed by variable name (missing names are skipped). */
+  apply(grads: Record<string, tf.Tensor>, lr: number): void {
+    this.t++;
+    const c1 = 1 - this.beta1 ** this.t;
+    const c2 = 1 - this.beta2 ** this.t;
+    tf.tidy(() => {
+      const b1 = tf.scalar(this.beta1);
+      const b2 = tf.scalar(this.beta2);
+      const nb1 = tf.scalar(1 - this.beta1);
+      const nb2 = tf.scalar(1 - this.beta2);
+      const eps = tf.scalar(this.epsilon);
+      const invC2 = tf.scalar(1 / c2);
+      const steps = new Map<number, tf.Scalar>();
+      for (const [name, s] of this.slots) {
+        const g = grads[name];
+        if (!g) continue;
+        let stepSize = steps.get(s.lrScale);
+        if (!stepSize) steps.set(s.lrScale, (stepSize = tf.scalar((-lr * s.lrScale) / c1)));
+        const m = tf.add(tf.mul(s.m, b1), tf.mul(g, nb1));
+        const v = tf.add(tf.mul(s.v, b2), tf.mul(tf.square(g), nb2));
+        s.m.assign(m);
+        s.v.assign(v);
+        s.variable.assign(tf.add(s.variable, tf.mul(stepSize, tf.div(m, tf.add(tf.sqrt(tf.mul(v, invC2)), eps)))));
+      }
+    });
+  }
+
+  async getState(): Promise<AdamState> {
+    const state: AdamState = { step: this.t, m: {}, v: {} };
+    for (const [name, s] of this.slots) {
+      state.m[name] = { shape: [...s.m.shape], data: (await s.m.data()) as Float32Array };
+      state.v[name] = { shape: [...s.v.shape], data: (await s.v.data()) as Float32Array };
+    }
+    return state;
+  }
+
+  setState(state: AdamState): void {
+    for (const [name, s] of this.slots) {
+      const m = state.m[name];
+      const v = state.v[name];
+      if (!m || !v) throw new Error(`Adam.setState: the saved state has no moments for '${name}' (different adapters or targets?)`);
+      if (m.data.length !== s.variable.size || v.data.length !== s.variable.size) {
+        throw new Error(`Adam.setState: moments of '${name}' have ${m.data.length} values, the variable has ${s.variable.size}`);
+      }
+      tf.tidy(() => {
+        s.m.assign(tf.tensor(m.data, s.variable.shape, 'float32'));
+        s.v.assign(tf.tensor(v.data, s.variable.shape, 'float32'));
+      });
+    }
+    this.t = state.step;
+  }
+
+  dispose(): void {
+    for (const s of this.slots.values()) {
+      s.m.dispose();
+      s.v.dispose();
+    }
+    this.slots.clear();
+  }
+}
+
+/** Scales gradients so their global L2 norm is at most `maxNorm` (on device, no host read). */
+export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): Record<string, tf.Tensor> {
+  return tf.tidy(() => {
+    const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
+    const norm = tf.sqrt(squares.length === 1 ? squares[0] : tf.addN(squares));
+    const scale = tf.div(tf.scalar(maxNorm), tf.maximum(norm, tf.scalar(maxNorm)));
+    return Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)]));
+  });
+}

@@ -1,0 +1,90 @@
+// A faster BatchMatMul for the wasm backend. tfjs-backend-wasm's XNNPACK path only covers
+// batch-1 matmuls without transpose flags; everything else (every gradient matmul uses a
+// transpose flag, attention is batched) falls into a naive loop ~10x slower. This wrapper
+// transposes explicitly with wasm's Transpose kernel and runs batched products as 2-D calls,
+// so every call reaches XNNPACK. Same numbers to float rounding (see wasm-matmul.spec.ts).
+import * as tf from '@tensorflow/tfjs-core';
+import { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+  disposeData(dataId: object): boolean;
+}
+
+type Attrs = { transposeA: boolean; transposeB: boolean };
+
+let installed = false;
+
+/** Wraps the registered wasm BatchMatMul kernel. Call after `tf.setBackend('wasm')`; idempotent. */
+export function installWasmMatMulFix(): boolean {
+  if (installed) return true;
+  const original = tf.getKernel('BatchMatMul', 'wasm');
+  const transpose = tf.getKernel('Transpose', 'wasm');
+  if (original == null || transpose == null) return false;
+  const matmul2d = original.kernelFunc as KernelFunc;
+
+  const kernelFunc = (args: { inputs: { a: TensorInfo; b: TensorInfo }; backend: WasmBackendLike; attrs: Attrs }) => {
+    const { backend, attrs } = args;
+    let { a, b } = args.inputs;
+    const temps: TensorInfo[] = [];
+    const swapLast = (x: TensorInfo): TensorInfo => {
+      const perm = x.shape.map((_, i) => i);
+      [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1], perm[perm.length - 2]];
+      const out = transpose.kernelFunc({ inputs: { x }, backend: backend as never, attrs: { perm } }) as TensorInfo;
+      temps.push(out);
+      return out;
+    };
+    if (attrs.transposeA) a = swapLast(a);
+    if (attrs.transposeB) b = swapLast(b);
+
+    const [m, k] = a.shape.slice(-2);
+    const n = b.shape[b.shape.length - 1];
+    const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+    const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+    const outBatchShape = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const outShape = [...outBatchShape, m, n];
+    const plain = { transposeA: false, transposeB: false };
+    let out: TensorInfo;
+    if (batchB === 1) {
+      // [..., m, k] @ [k, n]: fold a's batch into rows, one 2-D product.
+      const a2 = { dataId: a.dataId, shape: [batchA * m, k], dtype: a.dtype };
+      const b2 = { dataId: b.dataId, shape: [k, n], dtype: b.dtype };
+      out = matmul2d({ inputs: { a: a2, b: b2 }, backend: backend as never, attrs: plain }) as TensorInfo;
+    } else {
+      const batch = Math.max(batchA, batchB);
+      if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) {
+        throw new Error(`BatchMatMul: cannot broadcast batch shapes [${a.shape}] and [${b.shape}]`);
+      }
+      out = backend.makeOutput([batch * m, n], 'float32');
+      const slice = (x: TensorInfo, i: number, rows: number, cols: number): TensorInfo => {
+        const t = backend.makeOutput([rows, cols], 'float32');
+        const size = rows * cols;
+        backend.typedArrayFromHeap(t).set(backend.typedArrayFromHeap(x).subarray(i * size, (i + 1) * size));
+        return t;
+      };
+      for (let i = 0; i < batch; i++) {
+        const ai = slice(a, batchA === 1 ? 0 : i, m, k);
+        const bi = slice(b, batchB === 1 ? 0 : i, k, n);
+        const oi = matmul2d({ inputs: { a: ai, b: bi }, backend: backend as never, attrs: plain }) as TensorInfo;
+        // Views are taken after every allocation: a heap growth detaches older ones.
+        backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(oi).subarray(0, m * n), i * m * n);
+        for (const t of [ai, bi, oi]) backend.disposeData(t.dataId);
+      }
+    }
+    for (const t of temps) backend.disposeData(t.dataId);
+    return { dataId: out.dataId, shape: outShape, dtype: out.dtype };
+  };
+
+  const config: KernelConfig = {
+    kernelName: 'BatchMatMul',
+    backendName: 'wasm',
+    setupFunc: original.setupFunc,
+    disposeFunc: original.disposeFunc,
+    kernelFunc: kernelFunc as unknown as KernelFunc,
+  };
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel(config);
+  installed = true;
+  return true;
+}

@@ -1,0 +1,2 @@
+export * from './sweep-expansion';
+export * from './catalog';

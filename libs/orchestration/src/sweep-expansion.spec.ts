@@ -1,0 +1,28 @@
+import { SweepSpecSchema } from '@lora/contracts';
+import { countGrid, expandGrid, SweepExpansionError } from './sweep-expansion';
+
+const spec = (extra: object) => SweepSpecSchema.parse({ baseModel: 'm', dataset: 'd', variants: ['lora'], ...extra });
+
+describe('expandGrid', () => {
+  it('expands to exactly the product of the axes, in a stable order', () => {
+    const s = spec({ searchSpace: { r: [4, 8], lr: [1e-3, 3e-3, 1e-2], targetModules: [['c_attn'], ['c_attn', 'c_fc']] } });
+    const trials = expandGrid(s);
+    expect(trials).toHaveLength(12);
+    expect(countGrid(s)).toBe(12);
+    expect(trials.map((t) => t.index)).toEqual([...Array(12).keys()]);
+    const keys = trials.map((t) => JSON.stringify([t.hyperparams.r, t.hyperparams.lr, t.hyperparams.targetModules]));
+    expect(new Set(keys).size).toBe(12);
+    expect(trials[0].hyperparams).toMatchObject({ r: 4, lr: 1e-3, targetModules: ['c_attn'] });
+    expect(trials[1].hyperparams).toMatchObject({ r: 4, lr: 1e-3, targetModules: ['c_attn', 'c_fc'] });
+    expect(expandGrid(s)).toEqual(trials);
+  });
+  it('refuses a grid larger than the budget, naming budget.maxTrials', () => {
+    const s = spec({ searchSpace: { r: [1, 2, 3] }, budget: { maxTrials: 2 } });
+    expect(() => expandGrid(s)).toThrow(SweepExpansionError);
+    try {
+      expandGrid(s);
+    } catch (e) {
+      expect((e as SweepExpansionError).field).toBe('budget.maxTrials');
+    }
+  });
+});

@@ -1,0 +1,45 @@
+// Starts a real worker process (the built dist/ entry point) with this run's env.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../..');
+export const WORKER_MAIN = path.join(ROOT, 'dist/apps/worker/src/main.js');
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  logFile: string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startWorker(env: Record<string, string> = {}): WorkerProcess {
+  if (!fs.existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: run "npm run build" first (npm test does)`);
+  const logFile = path.join(os.tmpdir(), `lora-e2e-worker-${process.pid}-${Date.now()}.log`);
+  const out = fs.openSync(logFile, 'w');
+  const child = spawn(process.execPath, [WORKER_MAIN], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', out, out],
+  });
+  fs.closeSync(out);
+  return {
+    child,
+    logFile,
+    stop(signal: NodeJS.Signals = 'SIGTERM') {
+      return new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill(signal);
+        setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+      });
+    },
+  };
+}
+
+export function tail(file: string, lines = 40): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
