@@ -162,7 +162,9 @@ describe('walking skeleton (real API, worker process, Postgres, Redis)', () => {
       const zip = await http('GET', `/checkpoints/${final.id}/download`);
       expect(zip.status).toBe(200);
       const files = unzipSync(zip.data as Uint8Array);
-      const names = Object.keys(files).map((n) => n.split('/').pop());
+      const names = Object.keys(files)
+        .filter((n) => !n.endsWith('/'))
+        .map((n) => n.split('/').pop());
       expect(names.sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
       const weights = Object.entries(files).find(([n]) => n.endsWith('.safetensors'))![1];
       expect(createHash('sha256').update(weights).digest('hex')).toBe(final.sha256);

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerEngineGradients } from './gradients';
-import { installWasmMatMulFix } from './wasm-matmul';
+import { installWasmKernelFixes } from './wasm-kernels';
 
 export type BackendPreference = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
 
@@ -18,7 +18,10 @@ export interface BackendInfo {
 }
 
 export interface InitBackendOptions {
-  /** Wrap wasm's BatchMatMul so gradient and batched matmuls reach XNNPACK (default true). */
+  /**
+   * Replace wasm's BatchMatMul (so gradient and batched matmuls reach XNNPACK) and Identity
+   * (buffer sharing) kernels; default true. Once installed they stay for the process.
+   */
   wasmMatMulFix?: boolean;
 }
 
@@ -60,7 +63,7 @@ async function initWasm(fix: boolean): Promise<BackendInfo> {
     wasmPathSet = true;
   }
   if (!(await tf.setBackend('wasm'))) throw new Error('The wasm backend failed to initialise (see the warning above).');
-  if (fix) installWasmMatMulFix();
+  if (fix) installWasmKernelFixes();
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
   return { backend: 'wasm', device: `CPU (wasm${simd ? ' SIMD' : ''}): ${cpuModel()}`, simd, threads: 1 };
 }

@@ -3,16 +3,8 @@
 // ModelAdapters seam; nothing variant-specific lives here.
 import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardContext, ModelAdapters } from './adapter-hooks';
+import type { Gpt2Config } from './io/hf-config';
 import { Rng } from './io/rng';
-
-export interface Gpt2Dims {
-  vocabSize: number;
-  nPositions: number;
-  nEmbd: number;
-  nLayer: number;
-  nHead: number;
-  layerNormEpsilon: number;
-}
 
 export interface ForwardOptions {
   adapters?: ModelAdapters;
@@ -35,8 +27,9 @@ export interface HostTensor {
 export const PROJECTIONS = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
 
 /** Expected weight names (no `transformer.` prefix) and shapes, in a stable order. */
-export function gpt2WeightShapes(c: Gpt2Dims): Array<[string, number[]]> {
+export function gpt2WeightShapes(c: Gpt2Config): Array<[string, number[]]> {
   const d = c.nEmbd;
+  const inner = c.nInner ?? 4 * d;
   const out: Array<[string, number[]]> = [
     ['wte.weight', [c.vocabSize, d]],
     ['wpe.weight', [c.nPositions, d]],
@@ -52,38 +45,50 @@ export function gpt2WeightShapes(c: Gpt2Dims): Array<[string, number[]]> {
       [`${p}attn.c_proj.bias`, [d]],
       [`${p}ln_2.weight`, [d]],
       [`${p}ln_2.bias`, [d]],
-      [`${p}mlp.c_fc.weight`, [d, 4 * d]],
-      [`${p}mlp.c_fc.bias`, [4 * d]],
-      [`${p}mlp.c_proj.weight`, [4 * d, d]],
+      [`${p}mlp.c_fc.weight`, [d, inner]],
+      [`${p}mlp.c_fc.bias`, [inner]],
+      [`${p}mlp.c_proj.weight`, [inner, d]],
       [`${p}mlp.c_proj.bias`, [d]],
     );
   }
   out.push(['ln_f.weight', [d]], ['ln_f.bias', [d]]);
+  if (c.tieWordEmbeddings === false) out.push(['lm_head.weight', [c.vocabSize, d]]);
   return out;
 }
 
-function validateDims(c: Gpt2Dims): void {
+function validateDims(c: Gpt2Config): void {
   for (const k of ['vocabSize', 'nPositions', 'nEmbd', 'nLayer', 'nHead'] as const) {
     if (!Number.isInteger(c[k]) || c[k] <= 0) throw new Error(`GPT-2 config: ${k} must be a positive integer (got ${c[k]})`);
   }
   if (c.nEmbd % c.nHead !== 0) throw new Error(`GPT-2 config: n_embd ${c.nEmbd} is not divisible by n_head ${c.nHead}`);
 }
 
-/** Maps a checkpoint key to our canonical name; undefined for keys to skip (buffers, lm_head). */
-export function canonicalWeightName(key: string): string | undefined {
+/**
+ * Maps a checkpoint key to our canonical name (HF's, without `transformer.`); undefined for keys
+ * to skip: the causal-mask buffers, and lm_head when it is tied to wte.
+ */
+export function canonicalWeightName(key: string, tied = true): string | undefined {
   const name = key.startsWith('transformer.') ? key.slice('transformer.'.length) : key;
-  if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)) return undefined; // causal-mask buffers
-  if (name === 'lm_head.weight') return undefined; // tied to wte
+  if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)) return undefined;
+  if (name === 'lm_head.weight' && tied) return undefined;
   return name;
 }
 
+/**
+ * float32 one-hot rows. wasm's OneHot kernel ignores the dtype argument and writes int32 bits into
+ * a float32 buffer (1 reads as 1.4e-45), so build int32 and cast: right on every backend.
+ */
+export function oneHotF32(ids: tf.Tensor, depth: number): tf.Tensor2D {
+  return tf.cast(tf.oneHot(ids as tf.Tensor1D, depth), 'float32') as tf.Tensor2D;
+}
+
 export class Gpt2Model {
-  readonly config: Gpt2Dims;
+  readonly config: Gpt2Config;
   private readonly vars = new Map<string, tf.Variable>();
   private readonly masks = new Map<number, tf.Tensor2D>();
   private readonly modules: ProjectionModule[];
 
-  private constructor(config: Gpt2Dims, values: Map<string, tf.Tensor>, trainable: boolean) {
+  private constructor(config: Gpt2Config, values: Map<string, tf.Tensor>, trainable: boolean) {
     validateDims(config);
     this.config = { ...config };
     for (const [name, shape] of gpt2WeightShapes(config)) {
@@ -95,13 +100,14 @@ export class Gpt2Model {
       this.vars.set(name, tf.variable(t, trainable));
     }
     const d = config.nEmbd;
+    const inner = config.nInner ?? 4 * d;
     this.modules = [];
     for (let i = 0; i < config.nLayer; i++) {
       const dims: Record<string, [number, number]> = {
         'attn.c_attn': [d, 3 * d],
         'attn.c_proj': [d, d],
-        'mlp.c_fc': [d, 4 * d],
-        'mlp.c_proj': [4 * d, d],
+        'mlp.c_fc': [d, inner],
+        'mlp.c_proj': [inner, d],
       };
       for (const p of PROJECTIONS) this.modules.push({ path: `transformer.h.${i}.${p}`, inFeatures: dims[p][0], outFeatures: dims[p][1] });
     }
@@ -111,7 +117,7 @@ export class Gpt2Model {
    * Random init as GPT-2: N(0, 0.02) for embeddings and projections, c_proj weights scaled by
    * 1/sqrt(2 n_layer), zero biases, unit LayerNorm gains. Deterministic from `seed`.
    */
-  static random(config: Gpt2Dims, options: { seed?: number; trainable?: boolean } = {}): Gpt2Model {
+  static random(config: Gpt2Config, options: { seed?: number; trainable?: boolean } = {}): Gpt2Model {
     validateDims(config);
     const rng = new Rng(options.seed ?? 0);
     const values = new Map<string, tf.Tensor>();
@@ -135,13 +141,13 @@ export class Gpt2Model {
   }
 
   /** Builds a model from checkpoint tensors (`transformer.`-prefixed or not; buffers ignored). */
-  static fromWeights(config: Gpt2Dims, weights: Map<string, HostTensor> | Record<string, HostTensor>, options: { trainable?: boolean } = {}): Gpt2Model {
+  static fromWeights(config: Gpt2Config, weights: Map<string, HostTensor> | Record<string, HostTensor>, options: { trainable?: boolean } = {}): Gpt2Model {
     const entries = weights instanceof Map ? [...weights.entries()] : Object.entries(weights);
     const expected = new Set(gpt2WeightShapes(config).map(([n]) => n));
     const values = new Map<string, tf.Tensor>();
     try {
       for (const [key, t] of entries) {
-        const name = canonicalWeightName(key);
+        const name = canonicalWeightName(key, config.tieWordEmbeddings !== false);
         if (name === undefined) continue;
         if (!expected.has(name)) throw new Error(`GPT-2 weights: unexpected tensor '${key}' for a ${config.nLayer}-layer model`);
         values.set(name, tf.tensor(t.data, t.shape, 'float32'));
@@ -162,7 +168,7 @@ export class Gpt2Model {
   }
 
   weight(name: string): tf.Variable {
-    const v = this.vars.get(canonicalWeightName(name) ?? name);
+    const v = this.vars.get(name.startsWith('transformer.') ? name.slice('transformer.'.length) : name);
     if (!v) throw new Error(`GPT-2: no weight named '${name}'`);
     return v;
   }
@@ -193,8 +199,8 @@ export class Gpt2Model {
     return tf.tidy(() => {
       const logits = this.logits2d(inputs, opts);
       // logSoftmax . oneHot instead of a gather: no gather in the differentiated path.
-      const onehot = tf.oneHot(tf.reshape(targets, [-1]), this.config.vocabSize, 1, 0, 'float32');
-      return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits), onehot), -1)));
+      const onehot = oneHotF32(tf.reshape(targets, [-1]) as tf.Tensor1D, this.config.vocabSize);
+      return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits), onehot), -1))) as tf.Scalar;
     });
   }
 
@@ -202,8 +208,8 @@ export class Gpt2Model {
   nllSum(inputs: tf.Tensor2D, targets: tf.Tensor2D, opts: ForwardOptions = {}): tf.Scalar {
     return tf.tidy(() => {
       const logits = this.logits2d(inputs, opts);
-      const onehot = tf.oneHot(tf.reshape(targets, [-1]), this.config.vocabSize, 1, 0, 'float32');
-      return tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), onehot)));
+      const onehot = oneHotF32(tf.reshape(targets, [-1]) as tf.Tensor1D, this.config.vocabSize);
+      return tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), onehot))) as tf.Scalar;
     });
   }
 
@@ -230,17 +236,17 @@ export class Gpt2Model {
     const ids = tf.reshape(inputIds, [b * t]);
     // A gather's gradient needs UnsortedSegmentSum, which wasm lacks: trainable embeddings go
     // through a one-hot matmul (exact, and cheap for small vocabularies).
-    const tok = wte.trainable ? tf.matMul(tf.oneHot(ids, vocabSize, 1, 0, 'float32'), wte) : tf.gather(wte, ids);
+    const tok = wte.trainable ? tf.matMul(oneHotF32(ids, vocabSize), wte) : tf.gather(wte, ids);
     const pos = tf.slice(this.vars.get('wpe.weight')!, [0, 0], [t, d]);
     let x = tf.reshape(tf.add(tf.reshape(tok, [b, t, d]), pos), [b * t, d]) as tf.Tensor2D;
     for (let i = 0; i < nLayer; i++) {
       const p = `h.${i}.`;
       x = tf.add(x, this.attention(i, this.layerNorm(x, `${p}ln_1`), b, t, opts.adapters, ctx));
-      const hidden = this.gelu(this.project(i, 'mlp.c_fc', this.layerNorm(x, `${p}ln_2`), opts.adapters, ctx));
+      const hidden = this.activation(this.project(i, 'mlp.c_fc', this.layerNorm(x, `${p}ln_2`), opts.adapters, ctx));
       x = tf.add(x, this.project(i, 'mlp.c_proj', hidden, opts.adapters, ctx));
     }
     x = this.layerNorm(x, 'ln_f');
-    return tf.matMul(x, wte, false, true);
+    return tf.matMul(x, this.vars.get('lm_head.weight') ?? wte, false, true);
   }
 
   private project(layer: number, module: (typeof PROJECTIONS)[number], x: tf.Tensor2D, adapters: ModelAdapters | undefined, ctx: ForwardContext): tf.Tensor2D {
@@ -270,10 +276,23 @@ export class Gpt2Model {
     return tf.add(tf.mul(normed, this.vars.get(`${prefix}.weight`)!), this.vars.get(`${prefix}.bias`)!) as tf.Tensor2D;
   }
 
-  // gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-  private gelu(x: tf.Tensor2D): tf.Tensor2D {
-    const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), tf.scalar(0.044715))), tf.scalar(Math.sqrt(2 / Math.PI)));
-    return tf.mul(tf.mul(x, tf.scalar(0.5)), tf.add(tf.tanh(inner), tf.scalar(1))) as tf.Tensor2D;
+  private activation(x: tf.Tensor2D): tf.Tensor2D {
+    switch (this.config.activation) {
+      case 'relu':
+        return tf.relu(x);
+      case 'gelu': // exact: 0.5 x (1 + erf(x / sqrt 2))
+        return tf.mul(tf.mul(x, tf.scalar(0.5)), tf.add(tf.erf(tf.mul(x, tf.scalar(Math.SQRT1_2))), tf.scalar(1)));
+      default:
+        return this.geluNew(x);
+    }
+  }
+
+  // gelu_new: 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3). The
+  // sigmoid form is the same function, and wasm's sigmoid is ~15x faster than its tanh.
+  private geluNew(x: tf.Tensor2D): tf.Tensor2D {
+    const c = 2 * Math.sqrt(2 / Math.PI);
+    const u2 = tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), tf.scalar(0.044715))), tf.scalar(c));
+    return tf.mul(x, tf.sigmoid(u2)) as tf.Tensor2D;
   }
 
   /** Additive causal mask `[T, T]`: 0 on and below the diagonal, -1e9 above (kept across calls). */

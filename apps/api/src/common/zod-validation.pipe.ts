@@ -21,7 +21,7 @@ export class ZodValidationPipe<S extends z.ZodTypeAny> implements PipeTransform<
   ) {}
 
   transform(value: unknown): z.output<S> {
-    const r = this.schema.safeParse(value ?? {});
+    const r = this.schema.safeParse(value);
     if (!r.success) throw new ValidationFailed(formatZodIssues(r.error), this.what);
     return r.data;
   }

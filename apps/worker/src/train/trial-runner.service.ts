@@ -147,28 +147,34 @@ export class TrialRunner {
     }
   }
 
-  /** Runs the training thread; resolves when it exits cleanly, rejects with its error. */
+  /**
+   * Runs the training thread. Resolves once its 'done' message has been handled, rejects with
+   * its error (or its unexpected exit); the thread is terminated either way.
+   */
   private runThread(input: TrainThreadInput, onMessage: (m: TrainThreadMessage) => Promise<void>): Promise<void> {
     return new Promise((resolve, reject) => {
       const thread = new Thread(path.join(__dirname, 'train.thread.js'), { workerData: input });
-      let failure: Error | null = null;
-      // Messages are handled strictly in order (a checkpoint write finishes before 'done').
+      let settled = false;
+      const settle = (err: Error | null) => {
+        if (settled) return;
+        settled = true;
+        void thread.terminate();
+        if (err) reject(err);
+        else resolve();
+      };
+      // Messages are handled strictly in order (a checkpoint is stored before 'done' settles).
       let chain = Promise.resolve();
       thread.on('message', (m: TrainThreadMessage) => {
-        chain = chain.then(() => onMessage(m)).catch((e) => {
-          failure ??= e as Error;
-          void thread.terminate();
-        });
-        if (m.type === 'error') failure ??= m.unrecoverable ? new TrialConfigError(m.message) : Object.assign(new Error(m.message), { stack: m.stack });
+        chain = chain
+          .then(() => onMessage(m))
+          .then(() => {
+            if (m.type === 'done') settle(null);
+            if (m.type === 'error') settle(m.unrecoverable ? new TrialConfigError(m.message) : Object.assign(new Error(m.message), { stack: m.stack }));
+          })
+          .catch((e: Error) => settle(e));
       });
-      thread.on('error', (e) => (failure ??= e));
-      thread.on('exit', (code) => {
-        void chain.then(() => {
-          if (failure) reject(failure);
-          else if (code !== 0) reject(new Error(`training thread exited with code ${code}`));
-          else resolve();
-        });
-      });
+      thread.on('error', (e) => void chain.then(() => settle(e)));
+      thread.on('exit', (code) => void chain.then(() => settle(new Error(`training thread exited (code ${code}) before finishing`))));
     });
   }
 }

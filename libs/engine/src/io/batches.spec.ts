@@ -66,7 +66,9 @@ describe('TrainBatcher', () => {
   });
 
   it('rejects a stream shorter than one window', () => {
-    expect(() => new TrainBatcher(stream(8), { batchSize: 1, seqLen: 8, seed: 0 })).toThrow(/has 8 tokens but one window needs seqLen \+ 1 = 9/);
+    expect(() => new TrainBatcher(stream(8), { batchSize: 1, seqLen: 8, seed: 0 })).toThrow(
+      /has 8 tokens but one window needs seqLen \+ 1 = 9/,
+    );
     expect(() => new TrainBatcher(stream(8), { batchSize: 0, seqLen: 2, seed: 0 })).toThrow(/batchSize must be a positive integer/);
   });
 });
@@ -96,7 +98,9 @@ describe('validationBatches', () => {
   });
 
   it('throws when not even one full batch fits', () => {
-    expect(() => validationBatches(stream(32), { batchSize: 4, seqLen: 8 })).toThrow(/has 32 tokens but one batch needs batchSize \* seqLen \+ 1 = 33/);
+    expect(() => validationBatches(stream(32), { batchSize: 4, seqLen: 8 })).toThrow(
+      /has 32 tokens but one batch needs batchSize \* seqLen \+ 1 = 33/,
+    );
     expect(validationBatches(stream(33), { batchSize: 4, seqLen: 8 })).toHaveLength(1);
   });
 });

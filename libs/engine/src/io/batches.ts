@@ -108,7 +108,7 @@ export class TrainBatcher {
 export interface ValidationBatchOptions {
   batchSize: number;
   seqLen: number;
-  /** Cap on the number of batches; windows are then spread evenly over the whole split. */
+  /** Cap on the number of batches; the windows used are then spread over the whole split. */
   maxBatches?: number;
 }
 
@@ -130,15 +130,14 @@ export function validationBatches(tokens: Int32Array, options: ValidationBatchOp
     );
   }
   const nBatches = maxBatches === undefined ? available : Math.min(available, maxBatches);
-  const used = nBatches * batchSize;
+  // With a cap, take every stride-th window so the batches sample the whole split, not its start.
+  const stride = Math.floor(windows / (nBatches * batchSize));
   const batches: ValidationBatch[] = [];
   for (let b = 0; b < nBatches; b++) {
     const size = batchSize * seqLen;
     const batch: ValidationBatch = { inputs: new Int32Array(size), targets: new Int32Array(size), count: size };
     for (let row = 0; row < batchSize; row++) {
-      // used <= windows, so these indices are strictly increasing: windows never overlap.
-      const window = Math.floor(((b * batchSize + row) * windows) / used);
-      fillWindow(tokens, window * seqLen, seqLen, batch, row);
+      fillWindow(tokens, (b * batchSize + row) * stride * seqLen, seqLen, batch, row);
     }
     batches.push(batch);
   }

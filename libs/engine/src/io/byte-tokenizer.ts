@@ -19,7 +19,9 @@ export class ByteTokenizer implements Tokenizer {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (!Number.isInteger(id) || id < 0 || id > 255) {
-        throw new RangeError(`ByteTokenizer.decode: id ${id} at position ${i} is not a byte (0..255); the ids come from a different tokenizer`);
+        throw new RangeError(
+          `ByteTokenizer.decode: id ${id} at position ${i} is not a byte (0..255); the ids come from a different tokenizer`,
+        );
       }
       bytes[i] = id;
     }

@@ -34,8 +34,7 @@ export const BUILTIN_DATASETS: readonly DatasetDescriptor[] = [
   },
 ];
 
-const VALID_SOURCES =
-  'stdlib:moby-dick, stdlib:sotu, file:/abs/path.txt (or .md/.text), file:/abs/path.jsonl (or .ndjson)';
+const VALID_SOURCES = 'stdlib:moby-dick, stdlib:sotu, file:/abs/path.txt (or .md/.text), file:/abs/path.jsonl (or .ndjson)';
 
 /** Plain-text files are cut into chunks of at least this many characters (see chunkText). */
 export const TEXT_CHUNK_MIN_CHARS = 2000;
@@ -97,15 +96,21 @@ export function chunkText(text: string, idPrefix: string, minChars = TEXT_CHUNK_
   }
   const chunks: string[] = [];
   let current = '';
+  let leadingSep = '';
   for (const unit of units) {
-    current = current === '' ? unit.text : current + unit.sep + unit.text;
+    if (current === '') {
+      current = unit.text;
+      leadingSep = unit.sep;
+    } else {
+      current += unit.sep + unit.text;
+    }
     if (current.length >= minChars) {
       chunks.push(current);
       current = '';
     }
   }
   if (current !== '') {
-    if (chunks.length > 0) chunks[chunks.length - 1] += '\n\n' + current;
+    if (chunks.length > 0) chunks[chunks.length - 1] += leadingSep + current;
     else chunks.push(current);
   }
   return chunks.map((t, i) => ({ id: `${idPrefix}#${i}`, text: t }));
@@ -149,7 +154,9 @@ async function loadFile(source: string): Promise<Document[]> {
   }
   const ext = extname(path).toLowerCase();
   if (!['.txt', '.text', '.md', '.jsonl', '.ndjson'].includes(ext)) {
-    throw new Error(`Dataset source "${source}": unsupported extension "${ext}"; use .txt/.md/.text (plain text) or .jsonl/.ndjson ({"text": ...} per line)`);
+    throw new Error(
+      `Dataset source "${source}": unsupported extension "${ext}"; use .txt/.md/.text (plain text) or .jsonl/.ndjson ({"text": ...} per line)`,
+    );
   }
   let content: string;
   try {

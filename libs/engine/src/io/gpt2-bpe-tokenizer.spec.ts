@@ -34,8 +34,14 @@ describe('bytesToUnicode', () => {
 
 describe('Gpt2BpeTokenizer', () => {
   it('applies merges by rank, not by position', () => {
-    const bcFirst = make([['b', 'c'], ['a', 'b']]);
-    const abFirst = make([['a', 'b'], ['b', 'c']]);
+    const bcFirst = make([
+      ['b', 'c'],
+      ['a', 'b'],
+    ]);
+    const abFirst = make([
+      ['a', 'b'],
+      ['b', 'c'],
+    ]);
     const id = (t: Gpt2BpeTokenizer, s: string) => t.encode(s);
     expect(bcFirst.decode(id(bcFirst, 'abc'))).toBe('abc');
     expect(id(bcFirst, 'abc')).toEqual([0x61, 256]); // a + bc
@@ -43,7 +49,10 @@ describe('Gpt2BpeTokenizer', () => {
   });
 
   it('merges repeated pairs left to right without overlap and chains merges', () => {
-    const tok = make([['a', 'a'], ['aa', 'aa']]);
+    const tok = make([
+      ['a', 'a'],
+      ['aa', 'aa'],
+    ]);
     // vocab: aa=256, aaaa=257
     expect(tok.encode('aaa')).toEqual([256, 0x61]);
     expect(tok.encode('aaaaa')).toEqual([257, 0x61]);
@@ -51,7 +60,11 @@ describe('Gpt2BpeTokenizer', () => {
   });
 
   it('handles spaces like GPT-2: leading-space words and runs of whitespace', () => {
-    const tok = make([['t', 'h'], ['th', 'e'], ['Ġ', 'the']]);
+    const tok = make([
+      ['t', 'h'],
+      ['th', 'e'],
+      ['Ġ', 'the'],
+    ]);
     const [th, the, sThe] = [256, 257, 258];
     expect(tok.encode('the')).toEqual([the]);
     expect(tok.encode(' the')).toEqual([sThe]);
@@ -64,7 +77,11 @@ describe('Gpt2BpeTokenizer', () => {
 
   it('splits contractions, numbers and punctuation before merging', () => {
     // "'t" and "on" would merge across the split if pre-tokenization were skipped.
-    const tok = make([["'", 't'], ['n', "'"], ['o', 'n']]);
+    const tok = make([
+      ["'", 't'],
+      ['n', "'"],
+      ['o', 'n'],
+    ]);
     const [apT, , on] = [256, 257, 258];
     expect(tok.encode("don't")).toEqual([0x64, on, apT]);
     expect(tok.encode('ab12!?')).toEqual([0x61, 0x62, 0x31, 0x32, 0x21, 0x3f]);
@@ -72,7 +89,10 @@ describe('Gpt2BpeTokenizer', () => {
 
   it('works on UTF-8 bytes so any unicode is encodable', () => {
     // é is C3 A9 -> symbols "Ã" "©"
-    const tok = make([['Ã', '©'], ['Ġ', 'Ã©']]);
+    const tok = make([
+      ['Ã', '©'],
+      ['Ġ', 'Ã©'],
+    ]);
     expect(tok.encode('é')).toEqual([256]);
     expect(tok.encode(' é')).toEqual([257]);
     expect(tok.encode('日')).toEqual([0xe6, 0x97, 0xa5]);
@@ -101,7 +121,7 @@ describe('Gpt2BpeTokenizer', () => {
       ['Ċ', 'Ċ'],
     ]);
     const rng = new Rng(7);
-    const alphabet = [...'the quick brown fox\n\t  \'s\'ll 0123 ,.;!?é日本🙂€\u00a0\u3000'];
+    const alphabet = [..."the quick brown fox\n\t  's'll 0123 ,.;!?é日本🙂€\u00a0\u3000"];
     for (let trial = 0; trial < 200; trial++) {
       let text = '';
       const len = rng.int(40);
@@ -135,6 +155,13 @@ describe('Gpt2BpeTokenizer', () => {
       const tok = Gpt2BpeTokenizer.fromFiles(join(dir, 'vocab.json'), join(dir, 'merges.txt'));
       expect(tok.encode('he he')).toEqual([256, 257]);
       expect(tok.eosTokenId).toBe(258);
+      // toFiles writes what fromFiles reads.
+      const files = tok.toFiles();
+      writeFileSync(join(dir, 'vocab2.json'), files['vocab.json']);
+      writeFileSync(join(dir, 'merges2.txt'), files['merges.txt']);
+      const again = Gpt2BpeTokenizer.fromFiles(join(dir, 'vocab2.json'), join(dir, 'merges2.txt'));
+      expect(again.encode('he he<|endoftext|>')).toEqual(tok.encode('he he<|endoftext|>'));
+      expect(files['merges.txt']).toBe('#version: 0.2\nh e\nĠ he\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -46,6 +46,7 @@ export class Gpt2BpeTokenizer implements Tokenizer {
   private readonly encoder: Map<string, number>;
   private readonly decoder: Map<number, string>;
   private readonly ranks: Map<string, number>;
+  private readonly merges: ReadonlyArray<readonly [string, string]>;
   private readonly byteEncoder = bytesToUnicode();
   private readonly byteDecoder: Map<string, number>;
   private readonly cache = new Map<string, number[]>();
@@ -87,9 +88,7 @@ export class Gpt2BpeTokenizer implements Tokenizer {
       this.decoder.set(id, token);
       if (id > maxId) maxId = id;
     }
-    const missing = this.byteEncoder
-      .map((symbol, byte) => ({ symbol, byte }))
-      .filter(({ symbol }) => !this.encoder.has(symbol));
+    const missing = this.byteEncoder.map((symbol, byte) => ({ symbol, byte })).filter(({ symbol }) => !this.encoder.has(symbol));
     if (missing.length > 0) {
       const sample = missing
         .slice(0, 5)
@@ -102,6 +101,7 @@ export class Gpt2BpeTokenizer implements Tokenizer {
     this.byteDecoder = new Map(this.byteEncoder.map((symbol, byte) => [symbol, byte]));
 
     this.ranks = new Map();
+    this.merges = merges.map(([l, r]) => [l, r] as const);
     merges.forEach(([left, right], rank) => {
       const merged = left + right;
       for (const part of [left, right, merged]) {
@@ -118,6 +118,15 @@ export class Gpt2BpeTokenizer implements Tokenizer {
 
     this.vocabSize = maxId + 1;
     this.eosTokenId = this.encoder.get(EOS_TOKEN) ?? null;
+  }
+
+  /** The two files `fromFiles` reads, e.g. to save the tokenizer beside a fine-tuned model. */
+  toFiles(): { 'vocab.json': string; 'merges.txt': string } {
+    const byId = [...this.encoder].sort((a, b) => a[1] - b[1]);
+    return {
+      'vocab.json': JSON.stringify(Object.fromEntries(byId)),
+      'merges.txt': ['#version: 0.2', ...this.merges.map(([l, r]) => `${l} ${r}`)].join('\n') + '\n',
+    };
   }
 
   encode(text: string): number[] {
@@ -168,7 +177,7 @@ export class Gpt2BpeTokenizer implements Tokenizer {
       }
       if (bestRank === Infinity) break;
       const merged: string[] = [];
-      for (let i = 0; i < symbols.length; ) {
+      for (let i = 0; i < symbols.length;) {
         if (i < symbols.length - 1 && symbols[i] === first && symbols[i + 1] === second) {
           merged.push(first + second);
           i += 2;

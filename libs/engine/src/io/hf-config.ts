@@ -120,7 +120,9 @@ export function readGpt2Config(dir: string): Gpt2Config {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`Cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the model directory needs a Hugging Face config.json`);
+    throw new Error(
+      `Cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the model directory needs a Hugging Face config.json`,
+    );
   }
   let json: unknown;
   try {
@@ -167,12 +169,18 @@ export function toHfGpt2Config(cfg: Gpt2Config, extra: Record<string, unknown> =
   for (const key of ['bos_token_id', 'eos_token_id']) {
     const id = out[key];
     if (id !== null && (!Number.isSafeInteger(id) || (id as number) < 0 || (id as number) >= cfg.vocabSize)) {
-      throw new Error(`writeGpt2Config: ${key} ${JSON.stringify(id)} is not an id in a vocabulary of ${cfg.vocabSize}; pass null or the tokenizer's eosTokenId`);
+      throw new Error(
+        `writeGpt2Config: ${key} ${JSON.stringify(id)} is not an id in a vocabulary of ${cfg.vocabSize}; pass null or the tokenizer's eosTokenId`,
+      );
     }
   }
   parseGpt2Config(out, 'writeGpt2Config'); // same validation as reading, so we never write a file we would reject
   // Sorted keys, 2-space indent, trailing newline: how transformers writes config.json.
-  return Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]]));
+  return Object.fromEntries(
+    Object.keys(out)
+      .sort()
+      .map((k) => [k, out[k]]),
+  );
 }
 
 /**

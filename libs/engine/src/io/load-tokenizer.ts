@@ -80,7 +80,9 @@ export function loadTokenizer(dir: string): Tokenizer {
     );
   }
 
-  let tokenizer: Tokenizer | null = hasVocab ? Gpt2BpeTokenizer.fromFiles(vocabPath, mergesPath) : fromTokenizerJson(join(dir, 'tokenizer.json'));
+  let tokenizer: Tokenizer | null = hasVocab
+    ? Gpt2BpeTokenizer.fromFiles(vocabPath, mergesPath)
+    : fromTokenizerJson(join(dir, 'tokenizer.json'));
   const isFallback = tokenizer === null;
   if (tokenizer === null) {
     const foreign = FOREIGN_TOKENIZER_FILES.filter((f) => existsSync(join(dir, f)));
@@ -91,7 +93,9 @@ export function loadTokenizer(dir: string): Tokenizer {
     }
     const cls = readJson(join(dir, 'tokenizer_config.json'))?.tokenizer_class;
     if (typeof cls === 'string' && !/^GPT2/.test(cls)) {
-      throw new Error(`loadTokenizer: ${dir}/tokenizer_config.json names tokenizer_class "${cls}", which is not supported; only GPT-2 BPE and byte-level are`);
+      throw new Error(
+        `loadTokenizer: ${dir}/tokenizer_config.json names tokenizer_class "${cls}", which is not supported; only GPT-2 BPE and byte-level are`,
+      );
     }
     tokenizer = new ByteTokenizer();
   }

@@ -145,23 +145,40 @@ describe('parseSafetensors', () => {
 
     it.each([
       ['too short', new Uint8Array(4), /too small/],
-      ['header length beyond file', (() => { const b = handBuilt(ok, data); b[0] = 200; return b; })(), /runs past the end/],
-      ['huge header length', (() => { const b = handBuilt(ok, data); b[5] = 1; return b; })(), /exceeds the 100000000-byte limit/],
+      [
+        'header length beyond file',
+        (() => {
+          const b = handBuilt(ok, data);
+          b[0] = 200;
+          return b;
+        })(),
+        /runs past the end/,
+      ],
+      [
+        'huge header length',
+        (() => {
+          const b = handBuilt(ok, data);
+          b[5] = 1;
+          return b;
+        })(),
+        /exceeds the 100000000-byte limit/,
+      ],
       ['not JSON', handBuilt('{"a":', []), /not valid JSON/],
       ['not starting with {', handBuilt('[1,2]   ', []), /must start with "\{"/],
       ['unknown dtype', handBuilt(ok.replace('F32', 'F31'), data), /tensor "a" has unsupported dtype "F31"/],
       ['bad shape', handBuilt(ok.replace('[2]', '[-2]'), data), /tensor "a" has invalid shape/],
       ['size mismatch', handBuilt(ok.replace('[2]', '[3]'), data), /tensor "a" \(F32 \[3\]\) needs 12 bytes but data_offsets span 8/],
-      ['gap in offsets', handBuilt(ok.replace('[0,8]', '[4,12]'), [...data, 0, 0, 0, 0]), /tensor "a" has data_offsets \[4, 12\] but the previous tensor ends at 0/],
+      [
+        'gap in offsets',
+        handBuilt(ok.replace('[0,8]', '[4,12]'), [...data, 0, 0, 0, 0]),
+        /tensor "a" has data_offsets \[4, 12\] but the previous tensor ends at 0/,
+      ],
       ['truncated data', handBuilt(ok, data.slice(0, 6)), /tensor "a" ends at data byte 8 but the file only has 6/],
       ['trailing bytes', handBuilt(ok, [...data, 1]), /cover 8 data bytes but the file has 9/],
       ['non-string metadata', handBuilt('{"__metadata__":{"n":1}}', []), /"__metadata__"."n" must be a string/],
       [
         'overlapping tensors',
-        handBuilt(
-          '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
-          data,
-        ),
+        handBuilt('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', data),
         /tensor "b" has data_offsets \[4, 8\] but the previous tensor ends at 8/,
       ],
     ])('%s', (_label, bytes, message) => {

@@ -130,10 +130,7 @@ function swapBytes(bytes: Uint8Array, width: number): void {
   }
 }
 
-function parseTensorInfo(
-  name: string,
-  raw: unknown,
-): { dtype: SafetensorsDtype; shape: number[]; start: number; end: number } {
+function parseTensorInfo(name: string, raw: unknown): { dtype: SafetensorsDtype; shape: number[]; start: number; end: number } {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new Error(`safetensors: header entry "${name}" must be an object with dtype, shape and data_offsets`);
   }
@@ -148,11 +145,7 @@ function parseTensorInfo(
     throw new Error(`safetensors: tensor "${name}" has invalid shape ${JSON.stringify(shape)}; expected an array of non-negative integers`);
   }
   const offsets = info.data_offsets;
-  if (
-    !Array.isArray(offsets) ||
-    offsets.length !== 2 ||
-    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
-  ) {
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
     throw new Error(
       `safetensors: tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}; expected [begin, end] with non-negative integers`,
     );
@@ -166,12 +159,16 @@ function parseTensorInfo(
  */
 export function parseSafetensors(bytes: Uint8Array): ParsedSafetensors {
   if (bytes.length < 8) {
-    throw new Error(`safetensors: file is ${bytes.length} bytes, too small for the 8-byte header length; the file is truncated or not safetensors`);
+    throw new Error(
+      `safetensors: file is ${bytes.length} bytes, too small for the 8-byte header length; the file is truncated or not safetensors`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen64 = view.getBigUint64(0, true);
   if (headerLen64 > BigInt(MAX_HEADER_SIZE)) {
-    throw new Error(`safetensors: header length ${headerLen64} exceeds the ${MAX_HEADER_SIZE}-byte limit; the file is corrupt or not safetensors`);
+    throw new Error(
+      `safetensors: header length ${headerLen64} exceeds the ${MAX_HEADER_SIZE}-byte limit; the file is corrupt or not safetensors`,
+    );
   }
   const headerLen = Number(headerLen64);
   if (8 + headerLen > bytes.length) {
@@ -186,7 +183,9 @@ export function parseSafetensors(bytes: Uint8Array): ParsedSafetensors {
     throw new Error('safetensors: header is not valid UTF-8; the file is corrupt or not safetensors');
   }
   if (!headerText.startsWith('{')) {
-    throw new Error(`safetensors: header must start with "{" but starts with ${JSON.stringify(headerText.slice(0, 16))}; the file is corrupt or not safetensors`);
+    throw new Error(
+      `safetensors: header must start with "{" but starts with ${JSON.stringify(headerText.slice(0, 16))}; the file is corrupt or not safetensors`,
+    );
   }
   let header: unknown;
   try {
@@ -349,7 +348,9 @@ export function serializeSafetensors(
       throw new Error('safetensors: "__metadata__" is reserved and cannot be a tensor name; rename the tensor');
     }
     if (!isDtype(t.dtype)) {
-      throw new Error(`safetensors: tensor "${name}" has unsupported dtype ${JSON.stringify(t.dtype)}; expected one of ${SAFETENSORS_DTYPES.join(', ')}`);
+      throw new Error(
+        `safetensors: tensor "${name}" has unsupported dtype ${JSON.stringify(t.dtype)}; expected one of ${SAFETENSORS_DTYPES.join(', ')}`,
+      );
     }
     if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new Error(`safetensors: tensor "${name}" has invalid shape ${JSON.stringify(t.shape)}; use non-negative integers`);
@@ -363,10 +364,12 @@ export function serializeSafetensors(
     }
     const count = elementCount(t.shape, `tensor "${name}"`);
     if (t.data.length !== count) {
-      throw new Error(`safetensors: tensor "${name}" has shape [${t.shape.join(', ')}] (${count} elements) but ${t.data.length} data values`);
+      throw new Error(
+        `safetensors: tensor "${name}" has shape [${t.shape.join(', ')}] (${count} elements) but ${t.data.length} data values`,
+      );
     }
   }
-  entries.sort(([an, a], [bn, b]) => (DTYPE_RANK.get(b.dtype)! - DTYPE_RANK.get(a.dtype)!) || compareUtf8(an, bn));
+  entries.sort(([an, a], [bn, b]) => DTYPE_RANK.get(b.dtype)! - DTYPE_RANK.get(a.dtype)! || compareUtf8(an, bn));
 
   // Built by hand: a JS object would move integer-like keys ("0", "12") to the front.
   const parts: string[] = [];

@@ -16,7 +16,12 @@ describe('splitDocuments', () => {
     expect(validation.length).toBeGreaterThan(20);
     expect(validation.length).toBeLessThan(60);
     const pos = (d: Document) => all.indexOf(d);
-    expect(train.map(pos)).toEqual(train.map(pos).slice().sort((a, b) => a - b));
+    expect(train.map(pos)).toEqual(
+      train
+        .map(pos)
+        .slice()
+        .sort((a, b) => a - b),
+    );
   });
 
   it('is deterministic per seed and changes with the seed', () => {

@@ -1,12 +1,16 @@
-// A faster BatchMatMul for the wasm backend. tfjs-backend-wasm's XNNPACK path only covers
-// batch-1 matmuls without transpose flags; everything else (every gradient matmul uses a
-// transpose flag, attention is batched) falls into a naive loop ~10x slower. This wrapper
-// transposes explicitly with wasm's Transpose kernel and runs batched products as 2-D calls,
-// so every call reaches XNNPACK. Same numbers to float rounding (see wasm-matmul.spec.ts).
+// Two kernel fixes for the wasm backend, registered over tfjs-backend-wasm's own.
+// BatchMatMul: wasm's XNNPACK path only covers batch-1 matmuls without transpose flags;
+// everything else (every gradient matmul uses a transpose flag, attention is batched) falls
+// into a naive loop ~10x slower. The wrapper transposes explicitly with wasm's Transpose
+// kernel and runs batched products as 2-D calls, so every call reaches XNNPACK.
+// Identity: wasm copies the buffer, and the autodiff tape clones every tensor it saves for the
+// backward pass (~400 copies a step); sharing the buffer as the cpu backend does is safe
+// because wasm kernels never write to their inputs.
 import * as tf from '@tensorflow/tfjs-core';
 import { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 
 interface WasmBackendLike {
+  incRef(dataId: object): void;
   makeOutput(shape: number[], dtype: string): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array;
   disposeData(dataId: object): boolean;
@@ -16,12 +20,21 @@ type Attrs = { transposeA: boolean; transposeB: boolean };
 
 let installed = false;
 
-/** Wraps the registered wasm BatchMatMul kernel. Call after `tf.setBackend('wasm')`; idempotent. */
-export function installWasmMatMulFix(): boolean {
+/** Installs both fixes. Call after `tf.setBackend('wasm')`; idempotent. */
+export function installWasmKernelFixes(): boolean {
   if (installed) return true;
+  const identity = tf.getKernel('Identity', 'wasm');
+  if (identity == null) return false;
+  const sharedIdentity = ({ inputs, backend }: { inputs: { x: TensorInfo }; backend: WasmBackendLike }): TensorInfo => {
+    backend.incRef(inputs.x.dataId);
+    return { dataId: inputs.x.dataId, shape: inputs.x.shape, dtype: inputs.x.dtype };
+  };
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({ ...identity, kernelFunc: sharedIdentity as unknown as KernelFunc });
+
   const original = tf.getKernel('BatchMatMul', 'wasm');
   const transpose = tf.getKernel('Transpose', 'wasm');
-  if (original == null || transpose == null) return false;
+  if (original == null || transpose == null) throw new Error('wasm backend without BatchMatMul/Transpose kernels');
   const matmul2d = original.kernelFunc as KernelFunc;
 
   const kernelFunc = (args: { inputs: { a: TensorInfo; b: TensorInfo }; backend: WasmBackendLike; attrs: Attrs }) => {

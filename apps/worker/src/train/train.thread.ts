@@ -1,0 +1,104 @@
+// The training thread: loads the base model and data, attaches the trial's adapters, trains,
+// and posts metrics and checkpoints to the parent. Runs off the worker's event loop so BullMQ
+// keeps renewing the job lock while tensors crunch.
+import { parentPort, workerData } from 'node:worker_threads';
+import { AdapterSet, loraVariant } from '@lora/adapters';
+import { evaluate, initBackend, loadHfModel, train } from '@lora/engine';
+import { prepareTrialData } from './trial-data';
+import type { TrainThreadCommand, TrainThreadInput, TrainThreadMessage } from './train-thread.protocol';
+
+const port = parentPort!;
+const input = workerData as TrainThreadInput;
+const abort = new AbortController();
+port.on('message', (c: TrainThreadCommand) => {
+  if (c.type === 'abort') abort.abort(c.reason);
+});
+const post = (m: TrainThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+class ConfigProblem extends Error {}
+
+async function main(): Promise<void> {
+  const hp = input.hyperparams;
+  const t = hp.training;
+  const backend = await initBackend(input.backend);
+  let loaded;
+  try {
+    loaded = await loadHfModel(input.modelDir);
+  } catch (e) {
+    throw new ConfigProblem(`cannot load base model ${input.modelName} from ${input.modelDir}: ${(e as Error).message}`);
+  }
+  const { model, tokenizer } = loaded;
+  if (t.seqLen > model.config.nPositions) throw new ConfigProblem(`training.seqLen ${t.seqLen} exceeds the model's ${model.config.nPositions} positions`);
+  const data = await prepareTrialData(input, tokenizer);
+  let adapters: AdapterSet;
+  try {
+    adapters = AdapterSet.attach(model, {
+      variant: loraVariant,
+      config: { r: hp.r, alpha: hp.alpha, dropout: hp.dropout, useRslora: hp.rslora },
+      targetModules: hp.targetModules,
+      seed: t.seed,
+      baseModelNameOrPath: input.modelName,
+    });
+  } catch (e) {
+    throw new ConfigProblem((e as Error).message);
+  }
+  const baseline = await evaluate(model, data.validation, adapters, { seqLen: t.seqLen });
+  post({
+    type: 'ready',
+    backend: backend.backend,
+    device: backend.device,
+    trainableParams: adapters.trainableParameterCount(),
+    baselineEvalLoss: baseline,
+    trainTokens: data.trainTokens.length,
+    validationTokens: data.validationTokens.length,
+  });
+
+  let lastEval: number | undefined;
+  const result = await train(
+    {
+      model,
+      adapters,
+      batcher: data.batcher,
+      validation: data.validation,
+      validationSeqLen: t.seqLen,
+      steps: t.steps,
+      lr: hp.lr,
+      warmupSteps: t.warmupSteps,
+      schedule: t.schedule,
+      clipNorm: t.clipNorm ?? undefined,
+      logEvery: t.logEvery,
+      // The final step is always evaluated and checkpointed.
+      evalEvery: t.evalEvery > 0 ? t.evalEvery : t.steps,
+      checkpointEvery: t.checkpointEvery > 0 ? t.checkpointEvery : t.steps,
+      seed: t.seed,
+      signal: abort.signal,
+    },
+    {
+      onLog: (e) => post({ type: 'log', step: e.step, loss: e.loss, lr: e.lr, tokensPerSec: e.tokensPerSec }),
+      onEval: (e) => {
+        lastEval = e.evalLoss;
+        post({ type: 'eval', step: e.step, evalLoss: e.evalLoss });
+      },
+      onCheckpoint: async (e) => {
+        const peft = await adapters.exportPeft();
+        const bytes = peft.safetensors;
+        post({ type: 'checkpoint', step: e.step, isFinal: e.final || e.step === t.steps, adapterConfig: peft.adapterConfig, safetensors: bytes, evalLoss: lastEval }, [
+          bytes.buffer as ArrayBuffer,
+        ]);
+      },
+    },
+  );
+  post({
+    type: 'done',
+    steps: result.steps,
+    finalTrainLoss: result.finalTrainLoss,
+    finalEvalLoss: result.finalEvalLoss ?? (await evaluate(model, data.validation, adapters, { seqLen: t.seqLen })),
+    tokensPerSec: result.tokensPerSec,
+    wallMs: result.wallMs,
+  });
+  adapters.dispose();
+  model.dispose();
+}
+
+// The parent terminates this thread once it has handled 'done' or 'error'.
+main().catch((e: Error) => post({ type: 'error', message: e.message, stack: e.stack, unrecoverable: e instanceof ConfigProblem }));
