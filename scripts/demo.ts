@@ -28,7 +28,7 @@ const opts = program.opts<{ steps: number; exit: boolean }>();
 
 const config = loadConfig();
 const base = `http://${config.api.host}:${config.api.port}`;
-const root = path.resolve(__dirname, '..');
+const root = config.rootDir;
 const logDir = path.join(root, 'runs');
 fs.mkdirSync(logDir, { recursive: true });
 const children: ChildProcess[] = [];
@@ -121,13 +121,13 @@ async function main() {
   console.log(`Submitted sweep ${sweep.id} with ${sweep.trials.length} trials (logs: runs/api.log, runs/worker.log)`);
 
   const bars = new MultiBar(
-    { format: ' {label} |{bar}| {value}/{total} steps | loss {loss} | {status}', hideCursor: true, clearOnComplete: false },
+    { format: ' {label} |{bar}| {value}/{total} steps | loss {loss} | {status}', hideCursor: true, clearOnComplete: false, noTTYOutput: true, notTTYSchedule: 5000 },
     Presets.shades_classic,
   );
   const byTrial = new Map(
     sweep.trials.map((t) => [t.id, bars.create(t.hyperparams.training.steps, 0, { label: `r=${t.hyperparams.r}`.padEnd(5), loss: '-', status: t.status })]),
   );
-  let trials: TrialView[] = sweep.trials;
+  let trials: TrialView[];
   for (;;) {
     const s = await api<{ status: string; trials: TrialView[]; progress: { done: number; total: number } }>('GET', `/sweeps/${sweep.id}`);
     trials = s.trials;

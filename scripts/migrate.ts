@@ -1,14 +1,13 @@
-// Applies prisma/migrations to DATABASE_URL, schema DATABASE_SCHEMA (default `public`).
-//   node dist/scripts/migrate.js        (after `npx swc apps libs scripts -d dist`)
+// Applies prisma/migrations to DATABASE_URL, schema DATABASE_SCHEMA (defaults: see libs/config).
+//   npm run db:migrate        (node dist/scripts/migrate.js after the build)
 // Imported directly (not via @lora/db) so migrating needs neither Nest nor the generated client.
+import { loadConfig } from '../libs/config/src/config';
 import { applyMigrations } from '../libs/db/src/migrate';
 
 async function main(): Promise<void> {
-  const connectionString = process.env.DATABASE_URL;
-  if (!connectionString) throw new Error('DATABASE_URL is not set');
-  const schema = process.env.DATABASE_SCHEMA || 'public';
-  const { applied } = await applyMigrations({ connectionString, schema, log: (m) => console.log(m) });
-  console.log(applied.length ? `applied ${applied.length} migration(s) to schema ${schema}` : `schema ${schema} is up to date`);
+  const { databaseUrl, databaseSchema } = loadConfig().db;
+  const { applied } = await applyMigrations({ connectionString: databaseUrl, schema: databaseSchema, log: (m) => console.log(m) });
+  console.log(applied.length ? `applied ${applied.length} migration(s) to schema ${databaseSchema}` : `schema ${databaseSchema} is up to date`);
 }
 
 main().catch((err: unknown) => {

@@ -54,6 +54,7 @@ describe('walking skeleton (real API, worker process, Postgres, Redis)', () => {
 
   afterAll(async () => {
     await worker?.stop();
+    worker?.removeLog();
     await queue?.close();
     await app?.close();
     await prisma?.$disconnect();

@@ -11,6 +11,8 @@ export interface WorkerProcess {
   child: ChildProcess;
   logFile: string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Removes the log file (kept when KEEP_TEST_DATA=1). */
+  removeLog(): void;
 }
 
 export function startWorker(env: Record<string, string> = {}): WorkerProcess {
@@ -25,6 +27,9 @@ export function startWorker(env: Record<string, string> = {}): WorkerProcess {
   return {
     child,
     logFile,
+    removeLog() {
+      if (process.env.KEEP_TEST_DATA !== '1') fs.rmSync(logFile, { force: true });
+    },
     stop(signal: NodeJS.Signals = 'SIGTERM') {
       return new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(child.exitCode);

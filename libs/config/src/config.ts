@@ -48,7 +48,9 @@ export type AppConfig = {
   jobAttempts: number;
 };
 
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
 
 /** Parses an environment (default: process.env) into AppConfig; throws naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {

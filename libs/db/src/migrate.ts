@@ -155,3 +155,37 @@ export async function applyMigrations(opts: ApplyMigrationsOptions): Promise<{ a
   }
   return { applied };
 }
+
+/**
+ * Names of migrations in `migrationsDir` not yet applied to `schema` (all of them when the
+ * schema has never been migrated). Processes call this at start to fail with a clear message.
+ */
+export async function pendingMigrations(opts: { connectionString: string; schema: string; migrationsDir?: string }): Promise<string[]> {
+  const files = readMigrations(opts.migrationsDir ?? defaultMigrationsDir()).map((m) => m.name);
+  const client = new Client({ connectionString: opts.connectionString });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2', [
+      opts.schema,
+      '_prisma_migrations',
+    ]);
+    if (exists.rowCount === 0) return files;
+    const done = await client.query(
+      `SELECT migration_name FROM ${quoteIdent(opts.schema)}."_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+    );
+    const applied = new Set(done.rows.map((r: { migration_name: string }) => r.migration_name));
+    return files.filter((f) => !applied.has(f));
+  } finally {
+    await client.end();
+  }
+}
+
+/** Throws an actionable error when the database is behind the code. */
+export async function assertMigrated(opts: { connectionString: string; schema: string }): Promise<void> {
+  const pending = await pendingMigrations(opts);
+  if (pending.length > 0) {
+    throw new MigrationError(
+      `database schema "${opts.schema}" is missing migrations ${pending.join(', ')}: run "npm run db:migrate" (or "prisma migrate deploy") first`,
+    );
+  }
+}

@@ -3,6 +3,9 @@
 // everything else (every gradient matmul uses a transpose flag, attention is batched) falls
 // into a naive loop ~10x slower. The wrapper transposes explicitly with wasm's Transpose
 // kernel and runs batched products as 2-D calls, so every call reaches XNNPACK.
+// XNNPACK's packed-weights cache inside wasm's matmul is keyed by B's buffer id alone, not its
+// shape: the same buffer used as B under two shapes (reshapes share buffers) would reuse an
+// operator with the wrong dimensions (out-of-bounds writes). The wrapper copies B in that case.
 // Identity: wasm copies the buffer, and the autodiff tape clones every tensor it saves for the
 // backward pass (~400 copies a step); sharing the buffer as the cpu backend does is safe
 // because wasm kernels never write to their inputs.
@@ -19,6 +22,8 @@ interface WasmBackendLike {
 type Attrs = { transposeA: boolean; transposeB: boolean };
 
 let installed = false;
+// Buffer -> the [k, n] it was first used with as a matmul B operand (see the header).
+const packedShape = new WeakMap<object, string>();
 
 /** Installs both fixes. Call after `tf.setBackend('wasm')`; idempotent. */
 export function installWasmKernelFixes(): boolean {
@@ -62,7 +67,15 @@ export function installWasmKernelFixes(): boolean {
     if (batchB === 1) {
       // [..., m, k] @ [k, n]: fold a's batch into rows, one 2-D product.
       const a2 = { dataId: a.dataId, shape: [batchA * m, k], dtype: a.dtype };
-      const b2 = { dataId: b.dataId, shape: [k, n], dtype: b.dtype };
+      let b2: TensorInfo = { dataId: b.dataId, shape: [k, n], dtype: b.dtype };
+      const key = `${k}x${n}`;
+      const seen = packedShape.get(b.dataId);
+      if (seen === undefined) packedShape.set(b.dataId, key);
+      else if (seen !== key) {
+        b2 = backend.makeOutput([k, n], 'float32');
+        backend.typedArrayFromHeap(b2).set(backend.typedArrayFromHeap(b));
+        temps.push(b2);
+      }
       out = matmul2d({ inputs: { a: a2, b: b2 }, backend: backend as never, attrs: plain }) as TensorInfo;
     } else {
       const batch = Math.max(batchA, batchB);
