@@ -121,11 +121,20 @@ async function main() {
   console.log(`Submitted sweep ${sweep.id} with ${sweep.trials.length} trials (logs: runs/api.log, runs/worker.log)`);
 
   const bars = new MultiBar(
-    { format: ' {label} |{bar}| {value}/{total} steps | loss {loss} | {status}', hideCursor: true, clearOnComplete: false, noTTYOutput: true, notTTYSchedule: 5000 },
+    {
+      format: ' {label} |{bar}| {value}/{total} steps | loss {loss} | {status}',
+      hideCursor: true,
+      clearOnComplete: false,
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+    },
     Presets.shades_classic,
   );
   const byTrial = new Map(
-    sweep.trials.map((t) => [t.id, bars.create(t.hyperparams.training.steps, 0, { label: `r=${t.hyperparams.r}`.padEnd(5), loss: '-', status: t.status })]),
+    sweep.trials.map((t) => [
+      t.id,
+      bars.create(t.hyperparams.training.steps, 0, { label: `r=${t.hyperparams.r}`.padEnd(5), loss: '-', status: t.status }),
+    ]),
   );
   let trials: TrialView[];
   for (;;) {
@@ -155,7 +164,10 @@ async function main() {
   for (const t of trials) {
     const cps = await api<Array<{ id: string; step: number; isFinal: boolean }>>('GET', `/trials/${t.id}/checkpoints`);
     const final = cps.find((c) => c.isFinal) ?? cps[cps.length - 1];
-    console.log(`Trial r=${t.hyperparams.r}:  ${base}/trials/${t.id}/metrics` + (final ? `   adapter (PEFT zip): ${base}/checkpoints/${final.id}/download` : ''));
+    console.log(
+      `Trial r=${t.hyperparams.r}:  ${base}/trials/${t.id}/metrics` +
+        (final ? `   adapter (PEFT zip): ${base}/checkpoints/${final.id}/download` : ''),
+    );
   }
   const ok = trials.every((t) => t.status === 'succeeded');
   if (opts.exit) await stop(ok ? 0 : 1);

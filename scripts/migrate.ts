@@ -7,7 +7,9 @@ import { applyMigrations } from '../libs/db/src/migrate';
 async function main(): Promise<void> {
   const { databaseUrl, databaseSchema } = loadConfig().db;
   const { applied } = await applyMigrations({ connectionString: databaseUrl, schema: databaseSchema, log: (m) => console.log(m) });
-  console.log(applied.length ? `applied ${applied.length} migration(s) to schema ${databaseSchema}` : `schema ${databaseSchema} is up to date`);
+  console.log(
+    applied.length ? `applied ${applied.length} migration(s) to schema ${databaseSchema}` : `schema ${databaseSchema} is up to date`,
+  );
 }
 
 main().catch((err: unknown) => {

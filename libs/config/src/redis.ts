@@ -3,7 +3,8 @@ import type { RedisOptions } from 'ioredis';
 
 export function redisOptions(url: string): RedisOptions {
   const u = new URL(url);
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`REDIS_URL must start with redis:// or rediss://, got ${u.protocol}`);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    throw new Error(`REDIS_URL must start with redis:// or rediss://, got ${u.protocol}`);
   return {
     host: u.hostname,
     port: u.port ? Number(u.port) : 6379,

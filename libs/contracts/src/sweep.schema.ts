@@ -7,9 +7,7 @@ import { ALL_VARIANTS, AVAILABLE_VARIANTS } from './variants';
 const axis = <T extends z.ZodTypeAny>(item: T) =>
   z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), z.array(item).min(1, 'needs at least one value'));
 
-const moduleName = z
-  .string()
-  .regex(/^[A-Za-z0-9_.]+$/, 'module names use letters, digits, "_" and "." (e.g. "c_attn", "mlp.c_proj")');
+const moduleName = z.string().regex(/^[A-Za-z0-9_.]+$/, 'module names use letters, digits, "_" and "." (e.g. "c_attn", "mlp.c_proj")');
 
 export const SearchSpaceSchema = z
   .object({
@@ -34,7 +32,12 @@ export const TrainingSchema = z
     evalEvery: z.number().int().min(0).default(0),
     evalBatches: z.number().int().min(1).max(10_000).default(8),
     checkpointEvery: z.number().int().min(0).default(0),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(0),
   })
   .strict()
   .refine((t) => t.warmupSteps < t.steps, { message: 'must be smaller than steps', path: ['warmupSteps'] });

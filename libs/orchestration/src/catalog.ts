@@ -30,7 +30,11 @@ export function describeModelFolder(name: string, dir: string, storedPath = dir)
   for (const t of weights.tensors.values()) paramCount += t.shape.reduce((a, b) => a * b, 1);
   let description: string | undefined;
   const notes = path.join(dir, 'TRAINING.md');
-  if (fs.existsSync(notes)) description = fs.readFileSync(notes, 'utf8').split('\n').find((l) => l.trim() && !l.startsWith('#'));
+  if (fs.existsSync(notes))
+    description = fs
+      .readFileSync(notes, 'utf8')
+      .split('\n')
+      .find((l) => l.trim() && !l.startsWith('#'));
   return { name, path: storedPath, architecture: 'gpt2', config, paramCount, description };
 }
 

@@ -38,15 +38,7 @@ export function expandGrid(spec: SweepSpec): PlannedTrial[] {
   const s = spec.searchSpace;
   const combos = product<unknown>([spec.variants, s.r, s.alpha, s.lr, s.dropout, s.targetModules, s.rslora]);
   return combos.map((c, index) => {
-    const [variant, r, alpha, lr, dropout, targetModules, rslora] = c as [
-      VariantName,
-      number,
-      number,
-      number,
-      number,
-      string[],
-      boolean,
-    ];
+    const [variant, r, alpha, lr, dropout, targetModules, rslora] = c as [VariantName, number, number, number, number, string[], boolean];
     return {
       index,
       variant,

@@ -17,7 +17,10 @@ export class CheckpointsController {
   @Get(':id/download')
   @ApiOperation({ summary: 'Download a checkpoint as a PEFT adapter folder (zip) or a single file of it' })
   @ApiQuery({ name: 'file', required: false, enum: ['zip', 'adapter_model.safetensors', 'adapter_config.json'] })
-  async download(@Param('id', UuidPipe) id: string, @Query(new ZodValidationPipe(DownloadQuery, 'query')) q: z.output<typeof DownloadQuery>) {
+  async download(
+    @Param('id', UuidPipe) id: string,
+    @Query(new ZodValidationPipe(DownloadQuery, 'query')) q: z.output<typeof DownloadQuery>,
+  ) {
     const c = await this.checkpoints.findWithBytes(id);
     if (!c) throw new NotFoundException(`checkpoint ${id} not found`);
     const weights = new Uint8Array(c.bytes);
@@ -25,7 +28,10 @@ export class CheckpointsController {
     const folder = `trial-${c.trialId.slice(0, 8)}-step-${c.step}`;
     const headers = { 'X-Checkpoint-Sha256': c.sha256, 'X-Checkpoint-Step': String(c.step) };
     if (q.file === 'adapter_model.safetensors') {
-      return new StreamableFile(weights, { type: 'application/octet-stream', disposition: 'attachment; filename="adapter_model.safetensors"' });
+      return new StreamableFile(weights, {
+        type: 'application/octet-stream',
+        disposition: 'attachment; filename="adapter_model.safetensors"',
+      });
     }
     if (q.file === 'adapter_config.json') {
       return new StreamableFile(config, { type: 'application/json', disposition: 'attachment; filename="adapter_config.json"' });

@@ -9,7 +9,12 @@ import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { SweepsService } from './sweeps.service';
 
 const IdempotencyKey = new ZodValidationPipe(
-  z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+  z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .optional(),
   'Idempotency-Key header',
 );
 

@@ -72,7 +72,11 @@ export class SweepsService {
         datasetId: dataset.id,
         spec: spec as unknown as Prisma.InputJsonValue,
         idempotencyKey,
-        trials: planned.map((t) => ({ index: t.index, variant: t.variant, hyperparams: t.hyperparams as unknown as Prisma.InputJsonValue })),
+        trials: planned.map((t) => ({
+          index: t.index,
+          variant: t.variant,
+          hyperparams: t.hyperparams as unknown as Prisma.InputJsonValue,
+        })),
       });
     } catch (e) {
       // Two concurrent requests with one key: the loser returns the winner's sweep.

@@ -38,7 +38,10 @@ export class TrialsController {
 
   @Get(':id/metrics')
   @ApiOperation({ summary: 'Metric points of a trial (filter by name, split; page with afterStep)' })
-  async getMetrics(@Param('id', UuidPipe) id: string, @Query(new ZodValidationPipe(MetricsQuery, 'query')) q: z.output<typeof MetricsQuery>) {
+  async getMetrics(
+    @Param('id', UuidPipe) id: string,
+    @Query(new ZodValidationPipe(MetricsQuery, 'query')) q: z.output<typeof MetricsQuery>,
+  ) {
     await this.mustExist(id);
     return this.metrics.list(id, q);
   }

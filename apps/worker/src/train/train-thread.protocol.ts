@@ -26,7 +26,14 @@ export type TrainThreadMessage =
     }
   | { type: 'log'; step: number; loss: number; lr: number; tokensPerSec: number }
   | { type: 'eval'; step: number; evalLoss: number }
-  | { type: 'checkpoint'; step: number; isFinal: boolean; adapterConfig: Record<string, unknown>; safetensors: Uint8Array; evalLoss?: number }
+  | {
+      type: 'checkpoint';
+      step: number;
+      isFinal: boolean;
+      adapterConfig: Record<string, unknown>;
+      safetensors: Uint8Array;
+      evalLoss?: number;
+    }
   | { type: 'done'; steps: number; finalTrainLoss: number; finalEvalLoss: number; tokensPerSec: number; wallMs: number }
   | { type: 'error'; message: string; stack?: string; unrecoverable: boolean };
 

@@ -38,6 +38,9 @@ export class TrainProcessor extends WorkerHost implements OnModuleInit {
 
   @OnWorkerEvent('failed')
   onFailed(job: Job<TrainTrialJobData> | undefined, err: Error): void {
-    this.log.warn({ jobId: job?.id, sweepId: job?.data.sweepId, trialId: job?.data.trialId, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed');
+    this.log.warn(
+      { jobId: job?.id, sweepId: job?.data.sweepId, trialId: job?.data.trialId, attemptsMade: job?.attemptsMade, err: err.message },
+      'job failed',
+    );
   }
 }

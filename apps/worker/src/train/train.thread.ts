@@ -28,7 +28,8 @@ async function main(): Promise<void> {
     throw new ConfigProblem(`cannot load base model ${input.modelName} from ${input.modelDir}: ${(e as Error).message}`);
   }
   const { model, tokenizer } = loaded;
-  if (t.seqLen > model.config.nPositions) throw new ConfigProblem(`training.seqLen ${t.seqLen} exceeds the model's ${model.config.nPositions} positions`);
+  if (t.seqLen > model.config.nPositions)
+    throw new ConfigProblem(`training.seqLen ${t.seqLen} exceeds the model's ${model.config.nPositions} positions`);
   const data = await prepareTrialData(input, tokenizer);
   let adapters: AdapterSet;
   try {
@@ -82,9 +83,17 @@ async function main(): Promise<void> {
       onCheckpoint: async (e) => {
         const peft = await adapters.exportPeft();
         const bytes = peft.safetensors;
-        post({ type: 'checkpoint', step: e.step, isFinal: e.final || e.step === t.steps, adapterConfig: peft.adapterConfig, safetensors: bytes, evalLoss: lastEval }, [
-          bytes.buffer as ArrayBuffer,
-        ]);
+        post(
+          {
+            type: 'checkpoint',
+            step: e.step,
+            isFinal: e.final || e.step === t.steps,
+            adapterConfig: peft.adapterConfig,
+            safetensors: bytes,
+            evalLoss: lastEval,
+          },
+          [bytes.buffer as ArrayBuffer],
+        );
       },
     },
   );

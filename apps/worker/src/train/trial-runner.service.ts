@@ -45,7 +45,11 @@ export class TrialRunner {
       return { finalEvalLoss: trial.finalEvalLoss ?? NaN };
     }
     const { sweep } = trial;
-    const { attempt } = await this.trials.startAttempt(trialId, { jobId: ctx.jobId, workerId: this.me.id, backend: this.heartbeat.backend });
+    const { attempt } = await this.trials.startAttempt(trialId, {
+      jobId: ctx.jobId,
+      workerId: this.me.id,
+      backend: this.heartbeat.backend,
+    });
     await this.sweeps.refreshStatus(sweep.id);
     const bindings = { sweepId: sweep.id, trialId, attempt: attempt.number, attemptId: attempt.id };
     this.log.log(bindings, 'attempt started');
@@ -75,7 +79,10 @@ export class TrialRunner {
           await this.trials.updateAttempt(attempt.id, { backend: m.backend, device: m.device });
           await this.trials.updateTrial(trialId, { trainableParams: m.trainableParams, baselineEvalLoss: m.baselineEvalLoss });
           point(0, 'eval', 'loss', m.baselineEvalLoss);
-          this.log.log({ ...bindings, backend: m.backend, device: m.device, trainableParams: m.trainableParams, baselineEvalLoss: m.baselineEvalLoss }, 'training started');
+          this.log.log(
+            { ...bindings, backend: m.backend, device: m.device, trainableParams: m.trainableParams, baselineEvalLoss: m.baselineEvalLoss },
+            'training started',
+          );
           break;
         case 'log': {
           point(m.step, 'train', 'loss', m.loss);
@@ -137,7 +144,13 @@ export class TrialRunner {
       const err = e as Error;
       const final = ctx.lastAttempt || err instanceof TrialConfigError;
       // The attempt failed; the trial goes back to queued while BullMQ will retry it.
-      await this.trials.finish(trialId, attempt.id, final ? RunStatus.failed : RunStatus.queued, { error: err.message }, { error: err.message });
+      await this.trials.finish(
+        trialId,
+        attempt.id,
+        final ? RunStatus.failed : RunStatus.queued,
+        { error: err.message },
+        { error: err.message },
+      );
       await this.trials.updateAttempt(attempt.id, { status: RunStatus.failed });
       this.log.error({ ...bindings, err: err.message, willRetry: !final }, 'attempt failed');
       throw err;
@@ -169,7 +182,8 @@ export class TrialRunner {
           .then(() => onMessage(m))
           .then(() => {
             if (m.type === 'done') settle(null);
-            if (m.type === 'error') settle(m.unrecoverable ? new TrialConfigError(m.message) : Object.assign(new Error(m.message), { stack: m.stack }));
+            if (m.type === 'error')
+              settle(m.unrecoverable ? new TrialConfigError(m.message) : Object.assign(new Error(m.message), { stack: m.stack }));
           })
           .catch((e: Error) => settle(e));
       });

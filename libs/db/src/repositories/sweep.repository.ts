@@ -104,7 +104,12 @@ export class SweepRepository {
     const terminal = n(RunStatus.succeeded) + n(RunStatus.failed) + n(RunStatus.cancelled) + n(RunStatus.pruned);
     let status: RunStatus;
     if (total > 0 && terminal === total) {
-      status = n(RunStatus.succeeded) + n(RunStatus.pruned) > 0 ? RunStatus.succeeded : n(RunStatus.cancelled) === total ? RunStatus.cancelled : RunStatus.failed;
+      status =
+        n(RunStatus.succeeded) + n(RunStatus.pruned) > 0
+          ? RunStatus.succeeded
+          : n(RunStatus.cancelled) === total
+            ? RunStatus.cancelled
+            : RunStatus.failed;
     } else if (n(RunStatus.running) + terminal > 0) {
       status = RunStatus.running;
     } else {

@@ -1,0 +1,88 @@
+import { ConflictException, ServiceUnavailableException } from '@nestjs/common';
+import { SweepSpecSchema } from '@lora/contracts';
+import type { CatalogRepository, SweepRepository } from '@lora/db';
+import { ValidationFailed } from '../common/zod-validation.pipe';
+import type { TrainQueueService } from '../queue/train-queue.service';
+import { SweepsService } from './sweeps.service';
+
+/** A mock that throws on any method the test did not stub: surprises fail loudly. */
+function strict<T extends object>(impl: Partial<Record<keyof T, unknown>>): T {
+  return new Proxy(impl, {
+    get(target, prop) {
+      if (prop in target) return (target as Record<string | symbol, unknown>)[prop];
+      if (prop === 'then') return undefined;
+      throw new Error(`unexpected call: ${String(prop)}`);
+    },
+  }) as T;
+}
+
+const model = { id: 'm1', name: 'sotu-gpt2-small', config: { n_layer: 2, n_positions: 128 } };
+const dataset = { id: 'd1', name: 'moby-dick' };
+const spec = (extra: object = {}) =>
+  SweepSpecSchema.parse({ baseModel: 'sotu-gpt2-small', dataset: 'moby-dick', variants: ['lora'], searchSpace: { r: [4, 8] }, ...extra });
+
+function setup(over: { enqueue?: jest.Mock; existing?: unknown } = {}) {
+  const created = { sweep: { id: 's1' }, trials: [{ id: 't1' }, { id: 't2' }] };
+  const sweeps = {
+    createWithTrials: jest.fn().mockResolvedValue(created),
+    findByIdempotencyKey: jest.fn().mockResolvedValue(over.existing ?? null),
+    delete: jest.fn().mockResolvedValue({}),
+    findById: jest.fn().mockResolvedValue({ id: 's1', trials: [] }),
+    statusCounts: jest.fn().mockResolvedValue(new Map([['s1', { queued: 2 }]])),
+  };
+  const catalog = {
+    findBaseModelByName: jest.fn(async (n: string) => (n === model.name ? model : null)),
+    findDatasetByName: jest.fn(async (n: string) => (n === dataset.name ? dataset : null)),
+    listBaseModels: jest.fn().mockResolvedValue([model]),
+    listDatasets: jest.fn().mockResolvedValue([dataset]),
+  };
+  const queue = {
+    enqueueTrials: over.enqueue ?? jest.fn().mockResolvedValue(undefined),
+    removeTrials: jest.fn().mockResolvedValue(undefined),
+  };
+  const service = new SweepsService(strict<SweepRepository>(sweeps), strict<CatalogRepository>(catalog), strict<TrainQueueService>(queue));
+  return { service, sweeps, catalog, queue };
+}
+
+describe('SweepsService.submit', () => {
+  it('stores the grid and enqueues one job per trial', async () => {
+    const { service, sweeps, queue } = setup();
+    const r = await service.submit(spec());
+    expect(r.created).toBe(true);
+    expect(r.sweep.progress).toEqual({ total: 2, done: 0, byStatus: { queued: 2 } });
+    expect(sweeps.createWithTrials.mock.calls[0][0].trials.map((t: { hyperparams: { r: number } }) => t.hyperparams.r)).toEqual([4, 8]);
+    expect(queue.enqueueTrials).toHaveBeenCalledWith('s1', ['t1', 't2']);
+  });
+
+  it('names every catalog problem at once and writes nothing', async () => {
+    const { service, sweeps, queue } = setup();
+    const err = await service.submit(spec({ dataset: 'nope', searchSpace: { targetModules: [['q_proj']] } })).catch((e) => e);
+    expect(err).toBeInstanceOf(ValidationFailed);
+    const fields = (err.getResponse() as { errors: Array<{ field: string }> }).errors.map((e) => e.field);
+    expect(fields).toEqual(['dataset', 'searchSpace.targetModules.0.0']);
+    expect(sweeps.createWithTrials).not.toHaveBeenCalled();
+    expect(queue.enqueueTrials).not.toHaveBeenCalled();
+  });
+
+  it('refuses a grid over budget, naming budget.maxTrials', async () => {
+    const { service } = setup();
+    const err = await service.submit(spec({ searchSpace: { r: [1, 2, 3] }, budget: { maxTrials: 2 } })).catch((e) => e);
+    expect((err.getResponse() as { errors: Array<{ field: string }> }).errors[0].field).toBe('budget.maxTrials');
+  });
+
+  it('rolls the sweep back when Redis refuses the jobs', async () => {
+    const { service, sweeps, queue } = setup({ enqueue: jest.fn().mockRejectedValue(new Error('ECONNREFUSED')) });
+    await expect(service.submit(spec())).rejects.toBeInstanceOf(ServiceUnavailableException);
+    expect(queue.removeTrials).toHaveBeenCalledWith(['t1', 't2']);
+    expect(sweeps.delete).toHaveBeenCalledWith('s1');
+  });
+
+  it('replays an idempotent submission and refuses another body under the same key', async () => {
+    const s = spec();
+    const { service, sweeps } = setup({ existing: { id: 's1', spec: JSON.parse(JSON.stringify(s)) } });
+    const r = await service.submit(s, 'k1');
+    expect(r.created).toBe(false);
+    expect(sweeps.createWithTrials).not.toHaveBeenCalled();
+    await expect(service.submit(spec({ name: 'other' }), 'k1')).rejects.toBeInstanceOf(ConflictException);
+  });
+});
