@@ -3,7 +3,17 @@
 //   node dist/bench/lora-moby-dick.bench.js [--model models/sotu-gpt2-small] [--steps 60] [--lr 1e-3]
 import { Command } from 'commander';
 import { AdapterSet } from '@lora/adapters';
-import { evaluate, initBackend, loadCorpus, loadHfModel, splitDocuments, tokenizeDocuments, train, TrainBatcher, validationBatches } from '@lora/engine';
+import {
+  evaluate,
+  initBackend,
+  loadCorpus,
+  loadHfModel,
+  splitDocuments,
+  tokenizeDocuments,
+  train,
+  TrainBatcher,
+  validationBatches,
+} from '@lora/engine';
 
 async function main(): Promise<void> {
   const int = (v: string) => parseInt(v, 10);
@@ -26,12 +36,23 @@ async function main(): Promise<void> {
   const split = splitDocuments(await loadCorpus('stdlib:moby-dick'), { validationFraction: 0.1, seed: 0 });
   const trainTokens = tokenizeDocuments(split.train, tokenizer);
   const valTokens = tokenizeDocuments(split.validation, tokenizer);
-  const val = validationBatches(valTokens, { batchSize: o.batch, seqLen: o.seq, maxBatches: o.evalBatches > 0 ? o.evalBatches : undefined });
-  console.log(`${info.backend}: ${o.model}, Moby Dick ${trainTokens.length} train / ${valTokens.length} validation tokens, ${val.length} eval batches`);
+  const val = validationBatches(valTokens, {
+    batchSize: o.batch,
+    seqLen: o.seq,
+    maxBatches: o.evalBatches > 0 ? o.evalBatches : undefined,
+  });
+  console.log(
+    `${info.backend}: ${o.model}, Moby Dick ${trainTokens.length} train / ${valTokens.length} validation tokens, ${val.length} eval batches`,
+  );
   const before = await evaluate(model, val, undefined, { seqLen: o.seq });
   console.log(`base model held-out loss: ${before.toFixed(4)} nats/token`);
 
-  const adapters = AdapterSet.attach(model, { targetModules: (o.targets as string).split(','), config: { r: o.r, alpha: o.alpha }, seed: o.seed, baseModelNameOrPath: o.model });
+  const adapters = AdapterSet.attach(model, {
+    targetModules: (o.targets as string).split(','),
+    config: { r: o.r, alpha: o.alpha },
+    seed: o.seed,
+    baseModelNameOrPath: o.model,
+  });
   const batcher = new TrainBatcher(trainTokens, { batchSize: o.batch, seqLen: o.seq, seed: o.seed });
   const stepTimes: number[] = [];
   let last = performance.now();
@@ -50,7 +71,9 @@ async function main(): Promise<void> {
   const steady = stepTimes.slice(1).sort((a, b) => a - b);
   console.log(`LoRA r${o.r} on ${o.targets} (${adapters.trainableParameterCount()} params), ${result.steps} steps lr ${o.lr}`);
   console.log(`held-out loss: ${before.toFixed(4)} -> ${after.toFixed(4)} nats/token`);
-  console.log(`time per LoRA step (batch ${o.batch}, seq ${o.seq}): median ${steady[Math.floor(steady.length / 2)].toFixed(0)} ms, mean ${(result.wallMs / result.steps).toFixed(0)} ms`);
+  console.log(
+    `time per LoRA step (batch ${o.batch}, seq ${o.seq}): median ${steady[Math.floor(steady.length / 2)].toFixed(0)} ms, mean ${(result.wallMs / result.steps).toFixed(0)} ms`,
+  );
   adapters.dispose();
   model.dispose();
 }

@@ -19,12 +19,18 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const out = inner(args);
         if (process.env.TRACE_KERNEL === k.kernelName) {
-          const where = (new Error().stack ?? '').split('\n').filter((l) => /libs\/(engine|adapters)/.test(l)).slice(0, 2).join(' <- ');
+          const where = (new Error().stack ?? '')
+            .split('\n')
+            .filter((l) => /libs\/(engine|adapters)/.test(l))
+            .slice(0, 2)
+            .join(' <- ');
           callers.set(where, (callers.get(where) ?? 0) + 1);
         }
         if (process.env.SHAPES === k.kernelName) {
           const a = args as unknown as { inputs: Record<string, { shape: number[] }>; attrs: Record<string, unknown> };
-          const key = `${Object.values(a.inputs).map((t) => `[${t.shape}]`).join(' ')} ${JSON.stringify(a.attrs)}`;
+          const key = `${Object.values(a.inputs)
+            .map((t) => `[${t.shape}]`)
+            .join(' ')} ${JSON.stringify(a.attrs)}`;
           const s = shapes.get(key) ?? { ms: 0, calls: 0 };
           s.ms += performance.now() - t0;
           s.calls++;
@@ -38,13 +44,25 @@ async function main(): Promise<void> {
       },
     });
   }
-  const config: Gpt2Config = { vocabSize: 256, nPositions: 128, nEmbd: +(process.argv[4] ?? 256), nLayer: 4, nHead: 4, layerNormEpsilon: 1e-5, activation: 'gelu_new', tieWordEmbeddings: true };
+  const config: Gpt2Config = {
+    vocabSize: 256,
+    nPositions: 128,
+    nEmbd: +(process.argv[4] ?? 256),
+    nLayer: 4,
+    nHead: 4,
+    layerNormEpsilon: 1e-5,
+    activation: 'gelu_new',
+    tieWordEmbeddings: true,
+  };
   const model = Gpt2Model.random(config, { trainable: mode === 'pretrain' });
   const adapters = mode === 'lora' ? AdapterSet.attach(model, { targetModules: ['c_attn'] }) : undefined;
   const rng = new Rng(1);
   const batch = +(process.argv[5] ?? 8);
   const batcher = {
-    next: () => ({ inputs: Int32Array.from({ length: batch * 128 }, () => rng.int(256)), targets: Int32Array.from({ length: batch * 128 }, () => rng.int(256)) }),
+    next: () => ({
+      inputs: Int32Array.from({ length: batch * 128 }, () => rng.int(256)),
+      targets: Int32Array.from({ length: batch * 128 }, () => rng.int(256)),
+    }),
     getState: () => ({ batchSize: batch, seqLen: 128 }),
   };
   await train({ model, adapters, batcher, steps: 1, lr: 1e-3 });
@@ -53,10 +71,14 @@ async function main(): Promise<void> {
   const r = await train({ model, adapters, batcher, steps: 2, lr: 1e-3 });
   const rows = [...totals.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const sum = rows.reduce((s, [, e]) => s + e.ms, 0);
-  console.log(`${mode}: ${(r.wallMs / 2).toFixed(0)} ms/step, kernels ${(sum / 2).toFixed(0)} ms/step, ${rows.reduce((s, [, e]) => s + e.calls, 0) / 2} calls/step`);
+  console.log(
+    `${mode}: ${(r.wallMs / 2).toFixed(0)} ms/step, kernels ${(sum / 2).toFixed(0)} ms/step, ${rows.reduce((s, [, e]) => s + e.calls, 0) / 2} calls/step`,
+  );
   for (const [where, n] of callers) console.log(`  ${process.env.TRACE_KERNEL} x${n / 3}: ${where}`);
-  for (const [key, e] of [...shapes].sort((a, b) => b[1].ms - a[1].ms)) console.log(`  ${(e.ms / 2).toFixed(1).padStart(7)} ms x${e.calls / 2} ${key}`);
-  for (const [name, e] of rows.slice(0, 15)) console.log(`  ${name.padEnd(16)} ${(e.ms / 2).toFixed(1).padStart(8)} ms ${String(e.calls / 2).padStart(5)} calls`);
+  for (const [key, e] of [...shapes].sort((a, b) => b[1].ms - a[1].ms))
+    console.log(`  ${(e.ms / 2).toFixed(1).padStart(7)} ms x${e.calls / 2} ${key}`);
+  for (const [name, e] of rows.slice(0, 15))
+    console.log(`  ${name.padEnd(16)} ${(e.ms / 2).toFixed(1).padStart(8)} ms ${String(e.calls / 2).padStart(5)} calls`);
 }
 
 main().catch((e) => {

@@ -13,7 +13,10 @@ async function timeSteps(mode: 'pretrain' | 'lora', config: Gpt2Config, batch: n
   const batcher = {
     next: () => {
       const n = batch * seq;
-      return { inputs: Int32Array.from({ length: n }, () => rng.int(config.vocabSize)), targets: Int32Array.from({ length: n }, () => rng.int(config.vocabSize)) };
+      return {
+        inputs: Int32Array.from({ length: n }, () => rng.int(config.vocabSize)),
+        targets: Int32Array.from({ length: n }, () => rng.int(config.vocabSize)),
+      };
     },
     getState: () => ({ batchSize: batch, seqLen: seq }),
   };
@@ -53,7 +56,9 @@ async function main(): Promise<void> {
     const info = await initBackend(o.backend, { wasmMatMulFix: fix === 'on' });
     for (const mode of (o.modes as string).split(',') as ('pretrain' | 'lora')[]) {
       const ms = await timeSteps(mode, config, +o.batch, +o.seq, +o.steps);
-      console.log(`${info.backend} fix=${fix} ${mode} d${o.d} L${o.layers} B${o.batch} T${o.seq}: ${ms.toFixed(0)} ms/step (tensors ${tf.memory().numTensors})`);
+      console.log(
+        `${info.backend} fix=${fix} ${mode} d${o.d} L${o.layers} B${o.batch} T${o.seq}: ${ms.toFixed(0)} ms/step (tensors ${tf.memory().numTensors})`,
+      );
     }
   }
 }

@@ -97,10 +97,16 @@ async function main(): Promise<void> {
   const split = splitDocuments(docs, { validationFraction: o.validationFraction, seed: o.splitSeed });
   const trainTokens = tokenizeDocuments(split.train, tokenizer);
   const valTokens = tokenizeDocuments(split.validation, tokenizer);
-  console.log(`${o.dataset}: ${split.train.length} train docs (${trainTokens.length} bytes), ${split.validation.length} validation docs (${valTokens.length} bytes)`);
+  console.log(
+    `${o.dataset}: ${split.train.length} train docs (${trainTokens.length} bytes), ${split.validation.length} validation docs (${valTokens.length} bytes)`,
+  );
   const batcher = new TrainBatcher(trainTokens, { batchSize: o.batch, seqLen: o.seq, seed: o.seed });
   const periodicVal = validationBatches(valTokens, { batchSize: o.batch, seqLen: o.seq, maxBatches: o.evalBatches });
-  const finalVal = validationBatches(valTokens, { batchSize: o.batch, seqLen: o.seq, maxBatches: o.finalEvalBatches > 0 ? o.finalEvalBatches : undefined });
+  const finalVal = validationBatches(valTokens, {
+    batchSize: o.batch,
+    seqLen: o.seq,
+    maxBatches: o.finalEvalBatches > 0 ? o.finalEvalBatches : undefined,
+  });
   const unigram = unigramEntropy(trainTokens, tokenizer.vocabSize);
 
   const config: Gpt2Config = {
@@ -138,7 +144,9 @@ async function main(): Promise<void> {
     },
     {
       onLog: (e) =>
-        console.log(`step ${e.step}: loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.tokensPerSec.toFixed(0)} tok/s ${(e.elapsedMs / 1000).toFixed(0)} s`),
+        console.log(
+          `step ${e.step}: loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.tokensPerSec.toFixed(0)} tok/s ${(e.elapsedMs / 1000).toFixed(0)} s`,
+        ),
       onEval: (e) => {
         console.log(`step ${e.step}: held-out loss ${e.evalLoss.toFixed(4)} (${periodicVal.length} batches)`);
         curve.push(`| ${e.step} | ${e.evalLoss.toFixed(4)} |`);
@@ -185,7 +193,7 @@ Deterministic from the seeds (init and data order \`--seed ${o.seed}\`, split \`
 | field | value |
 | --- | --- |
 | data | ${split.train.length} train documents (${trainTokens.length} bytes); ${split.validation.length} held-out documents (${valTokens.length} bytes), validationFraction ${o.validationFraction} |
-| steps | ${result.steps} × batch ${o.batch} × seq ${o.seq} (${(result.steps * o.batch * o.seq / 1e6).toFixed(2)} M tokens, ${((result.steps * o.batch * o.seq) / trainTokens.length).toFixed(2)} epochs) |
+| steps | ${result.steps} × batch ${o.batch} × seq ${o.seq} (${((result.steps * o.batch * o.seq) / 1e6).toFixed(2)} M tokens, ${((result.steps * o.batch * o.seq) / trainTokens.length).toFixed(2)} epochs) |
 | optimizer | Adam β 0.9/0.999, eps 1e-8, lr ${o.lr} with ${o.warmup} warmup steps then cosine to ${o.minLrRatio}·lr, clip ${o.clip} |
 | backend | ${info.backend} (${info.device}) |
 | wall time | ${(result.wallMs / 60000).toFixed(1)} min (${(result.wallMs / result.steps).toFixed(0)} ms/step) |

@@ -13,6 +13,7 @@ import { waitFor } from './support/wait';
 import { startWorker, tail, type WorkerProcess } from './support/worker-process';
 
 const STEPS = 24;
+jest.setTimeout(10 * 60_000);
 
 describe('walking skeleton (real API, worker process, Postgres, Redis)', () => {
   let config: AppConfig;
@@ -162,6 +163,7 @@ describe('walking skeleton (real API, worker process, Postgres, Redis)', () => {
 
       const zip = await http('GET', `/checkpoints/${final.id}/download`);
       expect(zip.status).toBe(200);
+      expect(zip.headers.get('x-checkpoint-sha256')).toBe(final.sha256);
       const files = unzipSync(zip.data as Uint8Array);
       const names = Object.keys(files)
         .filter((n) => !n.endsWith('/'))

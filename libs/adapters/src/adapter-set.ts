@@ -14,8 +14,11 @@ export interface AdaptableModel {
 export interface AttachOptions<C extends object> {
   variant?: VariantDefinition<C>;
   config?: Partial<C>;
-  /** PEFT-style names: a module matches when its path equals or ends with `.<name>`. */
-  targetModules: string[];
+  /**
+   * PEFT's rule: a list of names matches a module whose path equals or ends with `.<name>`;
+   * a single string is a regular expression the whole module path must match.
+   */
+  targetModules: string[] | string;
   /** Seed of the init stream (A matrices, dropout masks). */
   seed?: number;
   baseModelNameOrPath?: string | null;
@@ -36,11 +39,23 @@ export function matchesTarget(path: string, target: string): boolean {
   return path === target || path.endsWith(`.${target}`);
 }
 
-export function selectModules(model: AdaptableModel, targetModules: string[]): ProjectionModule[] {
+export function selectModules(model: AdaptableModel, targetModules: string[] | string): ProjectionModule[] {
+  const all = model.projectionModules();
+  if (typeof targetModules === 'string') {
+    let re: RegExp;
+    try {
+      re = new RegExp(`^(?:${targetModules})$`);
+    } catch (err) {
+      throw new Error(`AdapterSet: target_modules regex '${targetModules}' is invalid: ${(err as Error).message}`);
+    }
+    const hits = all.filter((m) => re.test(m.path));
+    if (hits.length === 0)
+      throw new Error(`AdapterSet: target_modules regex '${targetModules}' matches no module path (e.g. ${all[0]?.path})`);
+    return hits;
+  }
   if (!Array.isArray(targetModules) || targetModules.length === 0) {
     throw new Error('AdapterSet: targetModules is empty; name at least one module (c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)');
   }
-  const all = model.projectionModules();
   for (const t of targetModules) {
     if (!all.some((m) => matchesTarget(m.path, t))) {
       const names = [...new Set(all.map((m) => m.path.split('.').slice(-2).join('.')))].join(', ');
@@ -56,7 +71,7 @@ export class AdapterSet<C extends object = object> implements TrainableAdapters 
   private constructor(
     readonly variant: VariantDefinition<C>,
     readonly config: C,
-    readonly targetModules: string[],
+    readonly targetModules: string[] | string,
     readonly baseModelNameOrPath: string | null,
     modules: ModuleAdapter[],
   ) {
@@ -76,7 +91,8 @@ export class AdapterSet<C extends object = object> implements TrainableAdapters 
       for (const m of modules) m.dispose();
       throw err;
     }
-    return new AdapterSet(variant, config, [...options.targetModules], options.baseModelNameOrPath ?? null, modules);
+    const targets = typeof options.targetModules === 'string' ? options.targetModules : [...options.targetModules];
+    return new AdapterSet(variant, config, targets, options.baseModelNameOrPath ?? null, modules);
   }
 
   /** Rebuilds adapters from a PEFT folder's adapter_config.json and adapter_model.safetensors bytes. */
@@ -88,10 +104,9 @@ export class AdapterSet<C extends object = object> implements TrainableAdapters 
           `supported: ${PEFT_VARIANTS.map((v) => v.name).join(', ')}`,
       );
     }
-    const targets = adapterConfig.target_modules;
-    const targetModules = typeof targets === 'string' ? [targets] : (targets as string[]);
-    if (!Array.isArray(targetModules) || !targetModules.every((t) => typeof t === 'string')) {
-      throw new Error(`fromPeft: target_modules must be a list of module names (got ${JSON.stringify(targets)})`);
+    const targetModules = adapterConfig.target_modules as string[] | string;
+    if (typeof targetModules !== 'string' && !(Array.isArray(targetModules) && targetModules.every((t) => typeof t === 'string'))) {
+      throw new Error(`fromPeft: target_modules must be a list of module names or a regex string (got ${JSON.stringify(targetModules)})`);
     }
     const set = AdapterSet.attach(model, {
       variant,

@@ -40,7 +40,7 @@ export interface VariantContext<C> {
 }
 
 export interface PeftConfigContext {
-  targetModules: string[];
+  targetModules: string[] | string;
   baseModelNameOrPath: string | null;
 }
 

@@ -60,6 +60,9 @@ describe('AdapterSet + LoRA', () => {
       'transformer.h.1.attn.c_proj',
     ]);
     expect(() => AdapterSet.attach(model, { targetModules: ['q_proj'] })).toThrow(/'q_proj' matches no module.*c_attn/);
+    const regex = AdapterSet.attach(model, { targetModules: 'transformer\\.h\\.1\\..*c_(fc|attn)' });
+    expect(regex.modules().map((m) => m.info.path)).toEqual(['transformer.h.1.attn.c_attn', 'transformer.h.1.mlp.c_fc']);
+    regex.dispose();
     expect(() => AdapterSet.attach(model, { targetModules: ['c_fc'], config: { r: 0 } })).toThrow(/r must be a positive integer/);
     both.dispose();
     attn.dispose();
@@ -133,9 +136,25 @@ describe('AdapterSet + LoRA', () => {
     model.dispose();
   });
 
+  it('releases every tensor once the adapters, the optimizer and the model are disposed', async () => {
+    const before = tf.memory().numTensors;
+    const model = tinyModel(6);
+    const set = AdapterSet.attach(model, { targetModules: ['c_attn'], config: { r: 2 } });
+    await train({ model, adapters: set, batcher: batcher(), steps: 2, lr: 1e-3, logEvery: 1 });
+    await evaluate(model, [batcher().next()], set, { seqLen: T });
+    set.dispose();
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('exports a PEFT folder that imports back to identical logits', async () => {
     const model = tinyModel(4);
-    const set = AdapterSet.attach(model, { targetModules: ['c_attn', 'attn.c_proj'], config: { r: 2, alpha: 4 }, seed: 3, baseModelNameOrPath: 'models/tiny' });
+    const set = AdapterSet.attach(model, {
+      targetModules: ['c_attn', 'attn.c_proj'],
+      config: { r: 2, alpha: 4 },
+      seed: 3,
+      baseModelNameOrPath: 'models/tiny',
+    });
     randomizeB(set, 20);
     const { adapterConfig, safetensors } = await set.exportPeft();
     expect(adapterConfig).toMatchObject({

@@ -39,8 +39,8 @@ export class LoraModule implements ModuleAdapter {
     const bound = 1 / Math.sqrt(info.inFeatures);
     const init = new Float32Array(r * info.inFeatures);
     for (let i = 0; i < init.length; i++) init[i] = (2 * rng.next() - 1) * bound;
-    this.a = tf.variable(tf.tensor2d(init, [r, info.inFeatures]), true);
-    this.b = tf.variable(tf.zeros([info.outFeatures, r]), true);
+    this.a = tf.tidy(() => tf.variable(tf.tensor2d(init, [r, info.inFeatures]), true));
+    this.b = tf.tidy(() => tf.variable(tf.zeros([info.outFeatures, r]), true));
     this.scaling = loraScaling(config);
   }
 
@@ -90,7 +90,8 @@ export class LoraModule implements ModuleAdapter {
 function num(cfg: Record<string, unknown>, key: string, fallback: number): number {
   const v = cfg[key];
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`adapter_config.json: '${key}' must be a number (got ${JSON.stringify(v)})`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new Error(`adapter_config.json: '${key}' must be a number (got ${JSON.stringify(v)})`);
   return v;
 }
 
@@ -131,10 +132,13 @@ export const loraVariant: VariantDefinition<LoraConfig> = {
     for (const key of ['rank_pattern', 'alpha_pattern'] as const) {
       const pattern = cfg[key];
       if (pattern && typeof pattern === 'object' && Object.keys(pattern).length > 0) {
-        throw new Error(`adapter_config.json: a non-empty '${key}' is not supported yet; re-export with one rank and alpha for every module`);
+        throw new Error(
+          `adapter_config.json: a non-empty '${key}' is not supported yet; re-export with one rank and alpha for every module`,
+        );
       }
     }
-    if (cfg.bias !== undefined && cfg.bias !== 'none') throw new Error(`adapter_config.json: bias '${String(cfg.bias)}' is not supported (only "none")`);
+    if (cfg.bias !== undefined && cfg.bias !== 'none')
+      throw new Error(`adapter_config.json: bias '${String(cfg.bias)}' is not supported (only "none")`);
     return {
       r: num(cfg, 'r', LORA_DEFAULTS.r),
       alpha: num(cfg, 'lora_alpha', LORA_DEFAULTS.alpha),

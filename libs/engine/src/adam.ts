@@ -36,7 +36,10 @@ export class Adam {
     for (const g of groups) {
       for (const [name, variable] of g.variables) {
         if (this.slots.has(name)) throw new Error(`Adam: variable '${name}' is in two parameter groups`);
-        this.slots.set(name, { variable, lrScale: g.lrScale, m: tf.variable(tf.zerosLike(variable), false), v: tf.variable(tf.zerosLike(variable), false) });
+        // tidy: the zeros tensors die, the variables keep their buffers.
+        const m = tf.tidy(() => tf.variable(tf.zerosLike(variable), false));
+        const v = tf.tidy(() => tf.variable(tf.zerosLike(variable), false));
+        this.slots.set(name, { variable, lrScale: g.lrScale, m, v });
       }
     }
   }

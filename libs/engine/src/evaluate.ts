@@ -18,14 +18,21 @@ export function batchShape(batch: Batch, seqLen: number, who: string): [number, 
 }
 
 /** Mean token NLL in nats; sums per batch on device, accumulates in float64 on the host. */
-export async function evaluate(model: Gpt2Model, batches: readonly Batch[], adapters?: ModelAdapters, options: EvaluateOptions = {}): Promise<number> {
+export async function evaluate(
+  model: Gpt2Model,
+  batches: readonly Batch[],
+  adapters?: ModelAdapters,
+  options: EvaluateOptions = {},
+): Promise<number> {
   if (batches.length === 0) throw new Error('evaluate: no validation batches');
   const seqLen = options.seqLen ?? model.config.nPositions;
   let total = 0;
   let count = 0;
   for (const batch of batches) {
     const shape = batchShape(batch, seqLen, 'evaluate');
-    const nll = tf.tidy(() => model.nllSum(tf.tensor2d(batch.inputs, shape, 'int32'), tf.tensor2d(batch.targets, shape, 'int32'), { adapters, training: false }));
+    const nll = tf.tidy(() =>
+      model.nllSum(tf.tensor2d(batch.inputs, shape, 'int32'), tf.tensor2d(batch.targets, shape, 'int32'), { adapters, training: false }),
+    );
     total += (await nll.data())[0];
     nll.dispose();
     count += batch.targets.length;

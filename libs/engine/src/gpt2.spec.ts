@@ -69,7 +69,9 @@ describe('Gpt2Model', () => {
     const b = Gpt2Model.fromWeights(config, prefixed);
     const x = ids(tokens(8, 13, 3), 2, 4);
     expect(Array.from(await b.forward(x).data())).toEqual(Array.from(await a.forward(x).data()));
-    expect(() => Gpt2Model.fromWeights(config, new Map([...weights].filter(([k]) => k !== 'ln_f.bias')))).toThrow(/missing tensor 'ln_f.bias'/);
+    expect(() => Gpt2Model.fromWeights(config, new Map([...weights].filter(([k]) => k !== 'ln_f.bias')))).toThrow(
+      /missing tensor 'ln_f.bias'/,
+    );
     a.dispose();
     b.dispose();
   });

@@ -141,7 +141,11 @@ export class Gpt2Model {
   }
 
   /** Builds a model from checkpoint tensors (`transformer.`-prefixed or not; buffers ignored). */
-  static fromWeights(config: Gpt2Config, weights: Map<string, HostTensor> | Record<string, HostTensor>, options: { trainable?: boolean } = {}): Gpt2Model {
+  static fromWeights(
+    config: Gpt2Config,
+    weights: Map<string, HostTensor> | Record<string, HostTensor>,
+    options: { trainable?: boolean } = {},
+  ): Gpt2Model {
     const entries = weights instanceof Map ? [...weights.entries()] : Object.entries(weights);
     const expected = new Set(gpt2WeightShapes(config).map(([n]) => n));
     const values = new Map<string, tf.Tensor>();
@@ -249,14 +253,27 @@ export class Gpt2Model {
     return tf.matMul(x, this.vars.get('lm_head.weight') ?? wte, false, true);
   }
 
-  private project(layer: number, module: (typeof PROJECTIONS)[number], x: tf.Tensor2D, adapters: ModelAdapters | undefined, ctx: ForwardContext): tf.Tensor2D {
+  private project(
+    layer: number,
+    module: (typeof PROJECTIONS)[number],
+    x: tf.Tensor2D,
+    adapters: ModelAdapters | undefined,
+    ctx: ForwardContext,
+  ): tf.Tensor2D {
     const p = `h.${layer}.${module}`;
     const y = tf.add(tf.matMul(x, this.vars.get(`${p}.weight`)!), this.vars.get(`${p}.bias`)!) as tf.Tensor2D;
     const hook = adapters?.module(`transformer.${p}`);
     return hook ? hook.forward(x, y, ctx) : y;
   }
 
-  private attention(layer: number, x: tf.Tensor2D, b: number, t: number, adapters: ModelAdapters | undefined, ctx: ForwardContext): tf.Tensor2D {
+  private attention(
+    layer: number,
+    x: tf.Tensor2D,
+    b: number,
+    t: number,
+    adapters: ModelAdapters | undefined,
+    ctx: ForwardContext,
+  ): tf.Tensor2D {
     const { nEmbd: d, nHead: h } = this.config;
     const hd = d / h;
     const [q, k, v] = tf.split(this.project(layer, 'attn.c_attn', x, adapters, ctx), 3, 1);

@@ -21,7 +21,10 @@ function reductionGrad(dy: Tensor, x: Tensor, axis: number | number[], scale: nu
 }
 
 const grads: Record<string, { save?: string[]; saveOut?: boolean; saveAll?: boolean; f: Grad }> = {
-  Add: { save: ['a', 'b'], f: (dy, [a, b]) => ({ a: () => unbroadcast(dy as Tensor, a.shape), b: () => unbroadcast(dy as Tensor, b.shape) }) },
+  Add: {
+    save: ['a', 'b'],
+    f: (dy, [a, b]) => ({ a: () => unbroadcast(dy as Tensor, a.shape), b: () => unbroadcast(dy as Tensor, b.shape) }),
+  },
   Sub: {
     save: ['a', 'b'],
     f: (dy, [a, b]) => ({ a: () => unbroadcast(dy as Tensor, a.shape), b: () => tf.neg(unbroadcast(dy as Tensor, b.shape)) }),
@@ -107,7 +110,11 @@ const grads: Record<string, { save?: string[]; saveOut?: boolean; saveAll?: bool
     saveAll: true,
     f: (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
       const axis = tf.util.parseAxisParam(attrs.axis as number, saved[0].shape)[0];
-      const parts = tf.split(dy as Tensor, saved.map((t) => t.shape[axis]), axis);
+      const parts = tf.split(
+        dy as Tensor,
+        saved.map((t) => t.shape[axis]),
+        axis,
+      );
       return Object.fromEntries(parts.map((p, i) => [String(i), () => p]));
     },
   },

@@ -21,7 +21,9 @@ function readSafetensorsFile(path: string, into: Map<string, HostTensor>): void 
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    throw new Error(`Cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the model folder needs model.safetensors`);
+    throw new Error(
+      `Cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the model folder needs model.safetensors`,
+    );
   }
   for (const [name, t] of parseSafetensors(bytes).tensors) into.set(name, { shape: t.shape, data: toFloat32(t) });
 }
@@ -31,7 +33,9 @@ export async function loadHfModel(dir: string, options: { trainable?: boolean } 
   const config = readGpt2Config(dir);
   const tokenizer = loadTokenizer(dir);
   if (tokenizer.vocabSize > config.vocabSize) {
-    throw new Error(`${dir}: the ${tokenizer.name} tokenizer has ${tokenizer.vocabSize} ids but the model's vocab_size is ${config.vocabSize}`);
+    throw new Error(
+      `${dir}: the ${tokenizer.name} tokenizer has ${tokenizer.vocabSize} ids but the model's vocab_size is ${config.vocabSize}`,
+    );
   }
   const weights = new Map<string, HostTensor>();
   const index = join(dir, 'model.safetensors.index.json');
@@ -68,7 +72,9 @@ export async function saveHfModel(dir: string, model: Gpt2Model, tokenizer?: Tok
   for (const [name, t] of await model.exportWeights()) tensors[name] = { dtype: 'F32', shape: t.shape, data: t.data };
   writeFileSync(join(dir, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
   if (tokenizer && tokenizer.name !== 'byte') {
-    if (!options.tokenizerDir) throw new Error(`saveHfModel: a ${tokenizer.name} tokenizer needs options.tokenizerDir to copy its files from`);
-    for (const f of TOKENIZER_FILES) if (existsSync(join(options.tokenizerDir, f))) copyFileSync(join(options.tokenizerDir, f), join(dir, f));
+    if (!options.tokenizerDir)
+      throw new Error(`saveHfModel: a ${tokenizer.name} tokenizer needs options.tokenizerDir to copy its files from`);
+    for (const f of TOKENIZER_FILES)
+      if (existsSync(join(options.tokenizerDir, f))) copyFileSync(join(options.tokenizerDir, f), join(dir, f));
   }
 }

@@ -66,7 +66,18 @@ describe('train (pretraining mode)', () => {
     const evals: number[] = [];
     const checkpoints: [number, boolean][] = [];
     const result = await train(
-      { model, batcher, validation: [batcher.batch], validationSeqLen: 8, steps: 20, lr: 1e-3, logEvery: 2, evalEvery: 3, checkpointEvery: 4, signal: controller.signal },
+      {
+        model,
+        batcher,
+        validation: [batcher.batch],
+        validationSeqLen: 8,
+        steps: 20,
+        lr: 1e-3,
+        logEvery: 2,
+        evalEvery: 3,
+        checkpointEvery: 4,
+        signal: controller.signal,
+      },
       {
         onLog: ({ step }) => {
           logs.push(step);
@@ -91,20 +102,34 @@ describe('train (pretraining mode)', () => {
   it('resumes from a step and an optimizer state', async () => {
     const a = tinyModel(4, {}, true);
     let state: AdamState | undefined;
-    const full = await train({ model: a, batcher: repeatedBatcher(), steps: 6, lr: 1e-2, warmupSteps: 2, checkpointEvery: 3 }, {
-      onCheckpoint: async (e) => {
-        if (e.step === 3) state = await e.optimizerState();
+    const full = await train(
+      { model: a, batcher: repeatedBatcher(), steps: 6, lr: 1e-2, warmupSteps: 2, checkpointEvery: 3 },
+      {
+        onCheckpoint: async (e) => {
+          if (e.step === 3) state = await e.optimizerState();
+        },
       },
-    });
+    );
     const b = tinyModel(4, {}, true);
     const stop = new AbortController();
-    const cut = await train({ model: b, batcher: repeatedBatcher(), steps: 6, lr: 1e-2, warmupSteps: 2, logEvery: 1, signal: stop.signal }, {
-      onLog: ({ step }) => void (step === 3 && stop.abort()),
-    });
+    const cut = await train(
+      { model: b, batcher: repeatedBatcher(), steps: 6, lr: 1e-2, warmupSteps: 2, logEvery: 1, signal: stop.signal },
+      {
+        onLog: ({ step }) => void (step === 3 && stop.abort()),
+      },
+    );
     expect(cut.steps).toBe(3);
     // Same weights at step 3 (same data and schedule), so resuming with the moments saved by
     // the uninterrupted run must land on its final loss.
-    const resumed = await train({ model: b, batcher: repeatedBatcher(), steps: 6, lr: 1e-2, warmupSteps: 2, startStep: 3, optimizerState: state });
+    const resumed = await train({
+      model: b,
+      batcher: repeatedBatcher(),
+      steps: 6,
+      lr: 1e-2,
+      warmupSteps: 2,
+      startStep: 3,
+      optimizerState: state,
+    });
     expect(resumed.steps).toBe(6);
     expect(resumed.finalTrainLoss).toBeCloseTo(full.finalTrainLoss, 5);
     a.dispose();

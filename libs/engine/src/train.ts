@@ -67,10 +67,13 @@ export interface TrainCallbacks {
 }
 
 export interface TrainResult {
+  /** Last step run. */
   steps: number;
   finalTrainLoss: number;
   finalEvalLoss: number | null;
+  /** Training throughput: evaluation and callback time left out. */
   tokensPerSec: number;
+  /** Wall time of the whole call, evaluations and callbacks included. */
   wallMs: number;
   aborted: boolean;
 }
@@ -88,7 +91,8 @@ export function learningRate(step: number, o: Pick<TrainOptions, 'lr' | 'steps' 
 function checkOptions(o: TrainOptions): void {
   const positive = (k: keyof TrainOptions) => {
     const v = o[k];
-    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v > 0)) throw new Error(`train: ${k} must be a positive integer (got ${String(v)})`);
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v > 0))
+      throw new Error(`train: ${k} must be a positive integer (got ${String(v)})`);
   };
   (['steps', 'logEvery', 'evalEvery', 'checkpointEvery'] as const).forEach(positive);
   if (!(o.lr > 0)) throw new Error(`train: lr must be positive (got ${o.lr})`);
@@ -116,6 +120,16 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
 
   const t0 = performance.now();
   let lastLogTime = t0;
+  // Time in evaluation and callbacks, left out of tokens/s (pausedMs: since the last log).
+  let pausedMs = 0;
+  let totalPausedMs = 0;
+  const paused = async (f: () => unknown): Promise<void> => {
+    const start = performance.now();
+    await f();
+    const d = performance.now() - start;
+    pausedMs += d;
+    totalPausedMs += d;
+  };
   let lastLogStep = startStep;
   let lastLoss: tf.Scalar | null = null;
   let finalTrainLoss = NaN;
@@ -159,35 +173,40 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
       if (step % logEvery === 0 || step === steps) {
         finalTrainLoss = (await loss.data())[0];
         const now = performance.now();
-        const tokensPerSec = ((step - lastLogStep) * batchSize * seqLen * 1000) / Math.max(1e-9, now - lastLogTime);
+        const tokensPerSec = ((step - lastLogStep) * batchSize * seqLen * 1000) / Math.max(1e-9, now - lastLogTime - pausedMs);
         lastLogTime = now;
         lastLogStep = step;
-        await callbacks.onLog?.({ step, loss: finalTrainLoss, lr, tokensPerSec, elapsedMs: now - t0 });
+        pausedMs = 0;
+        await paused(() => callbacks.onLog?.({ step, loss: finalTrainLoss, lr, tokensPerSec, elapsedMs: now - t0 }));
       }
       if (options.validation && options.evalEvery && step % options.evalEvery === 0) {
-        finalEvalLoss = await evaluate(model, options.validation, adapters, { seqLen: valSeqLen });
-        evaluatedAt = step;
-        await callbacks.onEval?.({ step, evalLoss: finalEvalLoss });
+        await paused(async () => {
+          finalEvalLoss = await evaluate(model, options.validation!, adapters, { seqLen: valSeqLen });
+          evaluatedAt = step;
+          await callbacks.onEval?.({ step, evalLoss: finalEvalLoss });
+        });
       }
       if (options.checkpointEvery && step % options.checkpointEvery === 0) {
         checkpointedAt = step;
-        await callbacks.onCheckpoint?.({ step, final: false, adapters, model, optimizerState: () => optimizer.getState() });
+        await paused(() => callbacks.onCheckpoint?.({ step, final: false, adapters, model, optimizerState: () => optimizer.getState() }));
       }
     }
     if (lastLoss && (Number.isNaN(finalTrainLoss) || lastLogStep !== step)) finalTrainLoss = (await lastLoss.data())[0];
     if (options.validation && evaluatedAt !== step && step > startStep) {
-      finalEvalLoss = await evaluate(model, options.validation, adapters, { seqLen: valSeqLen });
-      await callbacks.onEval?.({ step, evalLoss: finalEvalLoss });
+      await paused(async () => {
+        finalEvalLoss = await evaluate(model, options.validation!, adapters, { seqLen: valSeqLen });
+        await callbacks.onEval?.({ step, evalLoss: finalEvalLoss });
+      });
     }
     if (options.checkpointEvery && checkpointedAt !== step) {
-      await callbacks.onCheckpoint?.({ step, final: true, adapters, model, optimizerState: () => optimizer.getState() });
+      await paused(() => callbacks.onCheckpoint?.({ step, final: true, adapters, model, optimizerState: () => optimizer.getState() }));
     }
     const wallMs = performance.now() - t0;
     return {
       steps: step,
       finalTrainLoss,
       finalEvalLoss,
-      tokensPerSec: ((step - startStep) * batchSize * seqLen * 1000) / Math.max(1e-9, wallMs),
+      tokensPerSec: ((step - startStep) * batchSize * seqLen * 1000) / Math.max(1e-9, wallMs - totalPausedMs),
       wallMs,
       aborted,
     };

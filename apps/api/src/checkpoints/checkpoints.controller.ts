@@ -1,5 +1,6 @@
 // GET /checkpoints/:id/download: the adapter as a PEFT folder (zip), or one of its two files.
-import { Controller, Get, NotFoundException, Param, Query, StreamableFile } from '@nestjs/common';
+import { Controller, Get, NotFoundException, Param, Query, Res, StreamableFile } from '@nestjs/common';
+import type { Response } from 'express';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { CheckpointRepository } from '@lora/db';
 import { zipSync } from 'fflate';
@@ -20,13 +21,15 @@ export class CheckpointsController {
   async download(
     @Param('id', UuidPipe) id: string,
     @Query(new ZodValidationPipe(DownloadQuery, 'query')) q: z.output<typeof DownloadQuery>,
+    @Res({ passthrough: true }) res: Response,
   ) {
     const c = await this.checkpoints.findWithBytes(id);
     if (!c) throw new NotFoundException(`checkpoint ${id} not found`);
     const weights = new Uint8Array(c.bytes);
     const config = Buffer.from(JSON.stringify(c.adapterConfig, null, 2) + '\n');
     const folder = `trial-${c.trialId.slice(0, 8)}-step-${c.step}`;
-    const headers = { 'X-Checkpoint-Sha256': c.sha256, 'X-Checkpoint-Step': String(c.step) };
+    res.setHeader('X-Checkpoint-Sha256', c.sha256);
+    res.setHeader('X-Checkpoint-Step', String(c.step));
     if (q.file === 'adapter_model.safetensors') {
       return new StreamableFile(weights, {
         type: 'application/octet-stream',
@@ -36,7 +39,6 @@ export class CheckpointsController {
     if (q.file === 'adapter_config.json') {
       return new StreamableFile(config, { type: 'application/json', disposition: 'attachment; filename="adapter_config.json"' });
     }
-    void headers;
     const zip = zipSync({ [folder]: { 'adapter_config.json': config, 'adapter_model.safetensors': weights } }, { level: 0 });
     return new StreamableFile(zip, { type: 'application/zip', disposition: `attachment; filename="${folder}.zip"` });
   }

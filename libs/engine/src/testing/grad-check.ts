@@ -30,7 +30,12 @@ export async function gradCheck(loss: () => tf.Scalar, variable: tf.Variable, h:
   const out: GradCheckResult[] = [];
   for (const i of order.slice(0, count)) {
     const numeric = ((await evalAt(i, h)) - (await evalAt(i, -h))) / (2 * h);
-    out.push({ index: i, analytic: analytic[i], numeric, relError: Math.abs(numeric - analytic[i]) / Math.max(1e-12, Math.abs(analytic[i])) });
+    out.push({
+      index: i,
+      analytic: analytic[i],
+      numeric,
+      relError: Math.abs(numeric - analytic[i]) / Math.max(1e-12, Math.abs(analytic[i])),
+    });
   }
   tf.tidy(() => variable.assign(tf.tensor(original, variable.shape)));
   return out;
