@@ -10,6 +10,10 @@ export interface ModuleInfo {
   path: string;
   inFeatures: number;
   outFeatures: number;
+  /** The base weight, Conv1D layout `[in, out]` (frozen except for Delta-LoRA and merge). */
+  weight: tf.Variable;
+  /** The base bias `[out]`. */
+  bias: tf.Variable;
 }
 
 /** A host-side float32 tensor as exported to / imported from safetensors. */

@@ -16,6 +16,12 @@ export interface ProjectionModule {
   path: string;
   inFeatures: number;
   outFeatures: number;
+  /**
+   * The frozen base weight in GPT-2's Conv1D layout `[in, out]` and its bias `[out]`. Variants that
+   * read W (DoRA's norm) or write it (Delta-LoRA, merge/unmerge) use these; others ignore them.
+   */
+  weight: tf.Variable;
+  bias: tf.Variable;
 }
 
 /** Host-side weights: float32 values in row-major order. */
@@ -109,7 +115,15 @@ export class Gpt2Model {
         'mlp.c_fc': [d, inner],
         'mlp.c_proj': [inner, d],
       };
-      for (const p of PROJECTIONS) this.modules.push({ path: `transformer.h.${i}.${p}`, inFeatures: dims[p][0], outFeatures: dims[p][1] });
+      for (const p of PROJECTIONS) {
+        this.modules.push({
+          path: `transformer.h.${i}.${p}`,
+          inFeatures: dims[p][0],
+          outFeatures: dims[p][1],
+          weight: this.weight(`h.${i}.${p}.weight`),
+          bias: this.weight(`h.${i}.${p}.bias`),
+        });
+      }
     }
   }
 
