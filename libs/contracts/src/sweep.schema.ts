@@ -1,6 +1,7 @@
 // The sweep submission contract (POST /sweeps, CLI YAML): validated with zod, so every bad field
 // is reported by its path. Shared by api, CLI and dashboard.
 import { z } from 'zod';
+import { PerVariantSchema } from './variant-knobs';
 import { ALL_VARIANTS, AVAILABLE_VARIANTS } from './variants';
 
 /** Accept `8` as shorthand for `[8]` in search-space axes. */
@@ -17,6 +18,8 @@ export const SearchSpaceSchema = z
     dropout: axis(z.number().min(0).max(0.9)).default([0]),
     targetModules: axis(z.array(moduleName).min(1, 'needs at least one module')).default([['c_attn']]),
     rslora: axis(z.boolean()).default([false]),
+    /** Variant-specific knobs (`{ loraplus: { lrRatio: [8, 16] } }`); they multiply only that variant's trials. */
+    perVariant: PerVariantSchema,
   })
   .strict();
 

@@ -10,6 +10,8 @@ export interface TrialHyperparams {
   dropout: number;
   targetModules: string[];
   rslora: boolean;
+  /** This variant's own knobs (one point of its `perVariant` axes). */
+  knobs: Record<string, unknown>;
   training: TrainingSettings;
 }
 

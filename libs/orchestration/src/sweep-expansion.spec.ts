@@ -1,4 +1,4 @@
-import { SweepSpecSchema } from '@lora/contracts';
+import { knobAxes, SweepSpecSchema } from '@lora/contracts';
 import { countGrid, expandGrid, SweepExpansionError } from './sweep-expansion';
 
 const spec = (extra: object) => SweepSpecSchema.parse({ baseModel: 'm', dataset: 'd', variants: ['lora'], ...extra });
@@ -24,5 +24,23 @@ describe('expandGrid', () => {
     } catch (e) {
       expect((e as SweepExpansionError).field).toBe('budget.maxTrials');
     }
+  });
+});
+
+describe('per-variant knobs', () => {
+  it('multiply only their own variant, with PEFT defaults filled in', () => {
+    const s = SweepSpecSchema.parse({
+      baseModel: 'm',
+      dataset: 'd',
+      variants: ['lora'],
+      searchSpace: { r: [4, 8], perVariant: { loraplus: { lrRatio: [4, 16] } } },
+    });
+    // Only lora is asked for: loraplus knobs do not multiply anything.
+    expect(expandGrid(s)).toHaveLength(2);
+    expect(expandGrid(s)[0].hyperparams.knobs).toEqual({});
+  });
+  it('fills defaults for a variant named without knobs', () => {
+    const axes = knobAxes('deltalora', undefined);
+    expect(axes).toEqual({ lambda: [2], startStep: [500] });
   });
 });

@@ -1,6 +1,6 @@
-// Turns a validated sweep spec into its trials: the grid product of variants × search-space axes,
-// in a stable order (same spec → same trial indexes), capped by the budget.
-import type { SweepSpec, TrialHyperparams, VariantName } from '@lora/contracts';
+// Turns a validated sweep spec into its trials: for each variant, the grid product of the common
+// axes × that variant's own knob axes, in a stable order (same spec → same trial indexes).
+import { knobAxes, type SweepSpec, type TrialHyperparams, type VariantName } from '@lora/contracts';
 
 export interface PlannedTrial {
   index: number;
@@ -22,9 +22,19 @@ function product<T>(axes: T[][]): T[][] {
   return axes.reduce<T[][]>((acc, axis) => acc.flatMap((prefix) => axis.map((v) => [...prefix, v])), [[]]);
 }
 
-export function countGrid(spec: SweepSpec): number {
+function commonAxes(spec: SweepSpec): unknown[][] {
   const s = spec.searchSpace;
-  return spec.variants.length * s.r.length * s.alpha.length * s.lr.length * s.dropout.length * s.targetModules.length * s.rslora.length;
+  return [s.r, s.alpha, s.lr, s.dropout, s.targetModules, s.rslora];
+}
+
+function knobGrid(spec: SweepSpec, variant: VariantName): Array<Record<string, unknown>> {
+  const axes = Object.entries(knobAxes(variant, spec.searchSpace.perVariant[variant])).filter(([, v]) => v !== undefined);
+  return product(axes.map(([, values]) => values)).map((point) => Object.fromEntries(point.map((v, i) => [axes[i][0], v])));
+}
+
+export function countGrid(spec: SweepSpec): number {
+  const common = commonAxes(spec).reduce((n, a) => n * a.length, 1);
+  return spec.variants.reduce((n, v) => n + common * knobGrid(spec, v as VariantName).length, 0);
 }
 
 export function expandGrid(spec: SweepSpec): PlannedTrial[] {
@@ -35,14 +45,25 @@ export function expandGrid(spec: SweepSpec): PlannedTrial[] {
       `the grid has ${total} trials, more than budget.maxTrials (${spec.budget.maxTrials}); raise the budget or shrink the search space`,
     );
   }
-  const s = spec.searchSpace;
-  const combos = product<unknown>([spec.variants, s.r, s.alpha, s.lr, s.dropout, s.targetModules, s.rslora]);
-  return combos.map((c, index) => {
-    const [variant, r, alpha, lr, dropout, targetModules, rslora] = c as [VariantName, number, number, number, number, string[], boolean];
-    return {
-      index,
-      variant,
-      hyperparams: { variant, r, alpha, lr, dropout, targetModules: [...targetModules], rslora, training: { ...spec.training } },
-    };
-  });
+  const out: PlannedTrial[] = [];
+  for (const v of spec.variants) {
+    const variant = v as VariantName;
+    for (const [r, alpha, lr, dropout, targetModules, rslora] of product(commonAxes(spec))) {
+      for (const knobs of knobGrid(spec, variant)) {
+        const hyperparams: TrialHyperparams = {
+          variant,
+          r: r as number,
+          alpha: alpha as number,
+          lr: lr as number,
+          dropout: dropout as number,
+          targetModules: [...(targetModules as string[])],
+          rslora: rslora as boolean,
+          knobs,
+          training: { ...spec.training },
+        };
+        out.push({ index: out.length, variant, hyperparams });
+      }
+    }
+  }
+  return out;
 }
