@@ -2,9 +2,12 @@
 // engine's TrainableAdapters hooks, and PEFT folder export/import in memory.
 import type * as tf from '@tensorflow/tfjs-core';
 import { parseSafetensors, Rng, serializeSafetensors, toFloat32 } from '@lora/engine';
-import type { ParamGroup, ProjectionModule, SafetensorsTensor, StepContext, TrainableAdapters } from '@lora/engine';
+import type { HostTensor, ParamGroup, ProjectionModule, SafetensorsTensor, StepContext, TrainableAdapters } from '@lora/engine';
 import type { AdapterTensor, ModuleAdapter, VariantContext, VariantDefinition } from './adapter';
+import { adaloraVariant } from './adalora';
+import { doraVariant } from './dora';
 import { loraVariant } from './lora';
+import { veraVariant } from './vera';
 
 /** Anything that exposes adapter-able projections (Gpt2Model does). */
 export interface AdaptableModel {
@@ -24,6 +27,11 @@ export interface AttachOptions<C extends object> {
   baseModelNameOrPath?: string | null;
 }
 
+/** A model whose weights can be read back (Gpt2Model), for `mergedWeights`. */
+export interface WeightExporter {
+  exportWeights(): Promise<Map<string, HostTensor>>;
+}
+
 export interface PeftExport {
   adapterConfig: Record<string, unknown>;
   safetensors: Uint8Array;
@@ -32,7 +40,12 @@ export interface PeftExport {
 const PEFT_PREFIX = 'base_model.model.';
 
 /** Variants `fromPeft` can read, tried in order. */
-export const PEFT_VARIANTS: VariantDefinition<object>[] = [loraVariant as unknown as VariantDefinition<object>];
+export const PEFT_VARIANTS: VariantDefinition<object>[] = [
+  loraVariant as unknown as VariantDefinition<object>,
+  doraVariant as unknown as VariantDefinition<object>,
+  veraVariant as unknown as VariantDefinition<object>,
+  adaloraVariant as unknown as VariantDefinition<object>,
+];
 
 /** PEFT's rule: `key == target or key.endswith('.' + target)`. */
 export function matchesTarget(path: string, target: string): boolean {
@@ -67,6 +80,7 @@ export function selectModules(model: AdaptableModel, targetModules: string[] | s
 
 export class AdapterSet<C extends object = object> implements TrainableAdapters {
   private readonly byPath = new Map<string, ModuleAdapter>();
+  private isMerged = false;
 
   private constructor(
     readonly variant: VariantDefinition<C>,
@@ -74,6 +88,8 @@ export class AdapterSet<C extends object = object> implements TrainableAdapters 
     readonly targetModules: string[] | string,
     readonly baseModelNameOrPath: string | null,
     modules: ModuleAdapter[],
+    /** The variant's set-level state (`prepare`'s result); undefined for most variants. */
+    readonly shared: unknown,
   ) {
     for (const m of modules) this.byPath.set(m.info.path, m);
   }
@@ -84,15 +100,19 @@ export class AdapterSet<C extends object = object> implements TrainableAdapters 
     const config = { ...variant.defaults, ...(options.config ?? {}) } as C;
     variant.validate?.(config);
     const rng = new Rng(options.seed ?? 0);
+    const infos = selectModules(model, options.targetModules);
     const modules: ModuleAdapter[] = [];
+    let shared: unknown;
     try {
-      for (const info of selectModules(model, options.targetModules)) modules.push(variant.create(info, config, rng));
+      shared = variant.prepare?.(infos, config, rng);
+      for (const info of infos) modules.push(variant.create(info, config, rng, shared));
     } catch (err) {
       for (const m of modules) m.dispose();
+      if (shared !== undefined) variant.disposeShared?.(shared);
       throw err;
     }
     const targets = typeof options.targetModules === 'string' ? options.targetModules : [...options.targetModules];
-    return new AdapterSet(variant, config, targets, options.baseModelNameOrPath ?? null, modules);
+    return new AdapterSet(variant, config, targets, options.baseModelNameOrPath ?? null, modules, shared);
   }
 
   /** Rebuilds adapters from a PEFT folder's adapter_config.json and adapter_model.safetensors bytes. */
@@ -117,13 +137,21 @@ export class AdapterSet<C extends object = object> implements TrainableAdapters 
     try {
       const { tensors } = parseSafetensors(safetensorsBytes);
       const byModule = new Map<string, Record<string, AdapterTensor>>();
+      // Keys of no module are set-level (VeRA's `base_model.vera_A`): the variant's importShared reads them.
+      const sharedTensors: Record<string, AdapterTensor> = {};
       for (const [key, t] of tensors) {
         const m = [...set.byPath.keys()].find((p) => key.startsWith(`${PEFT_PREFIX}${p}.`));
-        if (!m) throw new Error(`fromPeft: tensor '${key}' belongs to no adapted module (target_modules ${JSON.stringify(targetModules)})`);
+        if (!m) {
+          if (!set.variant.importShared)
+            throw new Error(`fromPeft: tensor '${key}' belongs to no adapted module (target_modules ${JSON.stringify(targetModules)})`);
+          sharedTensors[key] = { shape: t.shape, data: toFloat32(t) };
+          continue;
+        }
         const entry = byModule.get(m) ?? {};
         entry[key.slice(PEFT_PREFIX.length + m.length + 1)] = { shape: t.shape, data: toFloat32(t) };
         byModule.set(m, entry);
       }
+      set.variant.importShared?.(set.shared, sharedTensors);
       for (const [path, module] of set.byPath) module.importTensors(byModule.get(path) ?? {});
     } catch (err) {
       set.dispose();
@@ -142,11 +170,68 @@ export class AdapterSet<C extends object = object> implements TrainableAdapters 
 
   /** Variables named by their PEFT key without `base_model.model.` (e.g. `transformer.h.0.attn.c_attn.lora_A.weight`). */
   namedTrainableVariables(): Array<[string, tf.Variable]> {
-    return this.modules().flatMap((m) => m.trainableVariables().map(([k, v]): [string, tf.Variable] => [`${m.info.path}.${k}`, v]));
+    const own = this.modules().flatMap((m) => m.trainableVariables().map(([k, v]): [string, tf.Variable] => [`${m.info.path}.${k}`, v]));
+    return [...own, ...this.sharedTrainableVariables()];
+  }
+
+  /** Set-level trainable variables (LoRA-drop's shared pairs), each listed once. */
+  sharedTrainableVariables(): Array<[string, tf.Variable]> {
+    return this.variant.sharedTrainableVariables?.(this.shared) ?? [];
   }
 
   trainableParameterCount(): number {
-    return this.modules().reduce((n, m) => n + m.parameterCount(), 0);
+    const shared = this.sharedTrainableVariables().reduce((n, [, v]) => n + v.size, 0);
+    return this.modules().reduce((n, m) => n + m.parameterCount(), shared);
+  }
+
+  get merged(): boolean {
+    return this.isMerged;
+  }
+
+  /**
+   * Folds every adapter into its base weight (W' = W + ΔW); forward then adds nothing. For
+   * inference and "download merged"; unmerge before training again.
+   */
+  merge(): void {
+    if (this.isMerged) return;
+    const modules = this.modules();
+    const cannot = modules.find((m) => !m.merge || !m.unmerge);
+    if (cannot) throw new Error(`AdapterSet.merge: variant '${this.variant.name}' cannot merge (module ${cannot.info.path} has no merge)`);
+    const done: ModuleAdapter[] = [];
+    try {
+      for (const m of modules) {
+        m.merge!();
+        done.push(m);
+      }
+    } catch (err) {
+      for (const m of done.reverse()) m.unmerge!();
+      throw err;
+    }
+    this.isMerged = true;
+  }
+
+  /** Takes every merged delta out of the base weights again. */
+  unmerge(): void {
+    if (!this.isMerged) return;
+    for (const m of this.modules().reverse()) m.unmerge!();
+    this.isMerged = false;
+  }
+
+  /**
+   * The model's weights (its own names, e.g. `h.0.attn.c_attn.weight`) with the adapters merged
+   * in; the set is left merged or unmerged as it was.
+   */
+  async mergedWeights(model: WeightExporter): Promise<Map<string, HostTensor>> {
+    const wasMerged = this.isMerged;
+    this.merge();
+    try {
+      // Copies: a backend may hand out its own buffer, and unmerge replaces the variables' values.
+      const out = new Map<string, HostTensor>();
+      for (const [name, t] of await model.exportWeights()) out.set(name, { shape: [...t.shape], data: Float32Array.from(t.data) });
+      return out;
+    } finally {
+      if (!wasMerged) this.unmerge();
+    }
   }
 
   paramGroups(): ParamGroup[] {
@@ -162,12 +247,20 @@ export class AdapterSet<C extends object = object> implements TrainableAdapters 
     return this.variant.transformGradients ? this.variant.transformGradients(this.context(), grads, step) : grads;
   }
 
+  beforeStep(step: number): void {
+    this.variant.beforeStep?.(this.context(), step);
+  }
+
   afterStep(step: StepContext): void {
     this.variant.afterStep?.(this.context(), step);
   }
 
   adapterConfig(): Record<string, unknown> {
-    return this.variant.peftConfig(this.config, { targetModules: this.targetModules, baseModelNameOrPath: this.baseModelNameOrPath });
+    return this.variant.peftConfig(this.config, {
+      targetModules: this.targetModules,
+      baseModelNameOrPath: this.baseModelNameOrPath,
+      modules: this.modules(),
+    });
   }
 
   /** adapter_config.json and adapter_model.safetensors of a PEFT folder, in memory. */
@@ -178,15 +271,22 @@ export class AdapterSet<C extends object = object> implements TrainableAdapters 
         tensors[`${PEFT_PREFIX}${m.info.path}.${suffix}`] = { dtype: 'F32', shape: t.shape, data: t.data };
       }
     }
+    if (this.variant.exportShared) {
+      for (const [key, t] of Object.entries(await this.variant.exportShared(this.shared))) {
+        tensors[key] = { dtype: 'F32', shape: t.shape, data: t.data };
+      }
+    }
     return { adapterConfig: this.adapterConfig(), safetensors: serializeSafetensors(tensors, { format: 'pt' }) };
   }
 
+  /** Disposes the adapters; base weights are left as they are (merged stays merged). */
   dispose(): void {
     for (const m of this.byPath.values()) m.dispose();
     this.byPath.clear();
+    if (this.shared !== undefined) this.variant.disposeShared?.(this.shared);
   }
 
   private context(): VariantContext<C> {
-    return { config: this.config, modules: this.modules() };
+    return { config: this.config, modules: this.modules(), shared: this.shared };
   }
 }

@@ -34,36 +34,67 @@ export interface ModuleAdapter extends ModuleHook {
   exportTensors(): Promise<Record<string, AdapterTensor>>;
   /** Overwrites the module's tensors with saved ones (same keys and shapes as exportTensors). */
   importTensors(tensors: Record<string, AdapterTensor>): void;
+  /**
+   * Folds the adapter into `info.weight` (Conv1D `[in, out]`); while merged, forward adds nothing.
+   * Absent for variants that cannot merge. Merge is for inference and export, not training.
+   */
+  merge?(): void;
+  /** Takes the merged delta out of `info.weight` again (exact up to float32 rounding). */
+  unmerge?(): void;
+  /** Disposes the module's own tensors; set-level shared tensors belong to the set. */
   dispose(): void;
 }
 
 /** Everything a variant's set-level hooks see. */
-export interface VariantContext<C> {
+export interface VariantContext<C, S = unknown> {
   config: C;
   modules: ModuleAdapter[];
+  /** What `prepare` returned (undefined for variants without set-level state). */
+  shared: S;
 }
 
 export interface PeftConfigContext {
   targetModules: string[] | string;
   baseModelNameOrPath: string | null;
+  /** The set's modules, for fields that depend on trained state (AdaLoRA's rank_pattern). */
+  modules?: ModuleAdapter[];
 }
 
-export interface VariantDefinition<C extends object = Record<string, unknown>> {
+/**
+ * `S` is the variant's set-level state (VeRA's shared frozen projections, LoRA-drop's shared
+ * pairs): built once by `prepare` before any `create`, handed to every `create`, owned by the set.
+ */
+export interface VariantDefinition<C extends object = Record<string, unknown>, S = unknown> {
   /** Our name (`lora`, `dora`, `vera`, ...). */
   readonly name: string;
   /** Plain defaults; a partial user config is spread over them. */
   readonly defaults: C;
   /** Rejects a bad config with a message naming the field. */
   validate?(config: C): void;
-  create(module: ModuleInfo, config: C, rng: Rng): ModuleAdapter;
+  /** Set-level state from every module the set will adapt; called once, before `create`. */
+  prepare?(modules: ModuleInfo[], config: C, rng: Rng): S;
+  /** `shared` is what `prepare` returned (undefined without `prepare`). */
+  create(module: ModuleInfo, config: C, rng: Rng, shared: S): ModuleAdapter;
+  /** Trainable set-level variables, named once (not per module); counted once in the set's totals. */
+  sharedTrainableVariables?(shared: S): Array<[string, tf.Variable]>;
+  /** Set-level tensors saved once, keyed by their full safetensors key (e.g. `base_model.vera_A`). */
+  exportShared?(shared: S): Promise<Record<string, AdapterTensor>>;
+  /**
+   * Loads the saved set-level tensors: every key of the file that belongs to no adapted module,
+   * by full key. Must throw on a missing or unknown key.
+   */
+  importShared?(shared: S, tensors: Record<string, AdapterTensor>): void;
+  disposeShared?(shared: S): void;
   /** Optimizer groups; default one group with every trainable variable at scale 1. */
-  paramGroups?(ctx: VariantContext<C>): ParamGroup[];
+  paramGroups?(ctx: VariantContext<C, S>): ParamGroup[];
   /** Gradient rewrite before the optimizer step (LoRA-FA). */
-  transformGradients?(ctx: VariantContext<C>, grads: Record<string, tf.Tensor>, step: number): Record<string, tf.Tensor>;
+  transformGradients?(ctx: VariantContext<C, S>, grads: Record<string, tf.Tensor>, step: number): Record<string, tf.Tensor>;
   /** Loss term added inside the differentiated function (AdaLoRA). */
-  regularizer?(ctx: VariantContext<C>): tf.Scalar | undefined;
+  regularizer?(ctx: VariantContext<C, S>): tf.Scalar | undefined;
+  /** Right before each optimizer step, gradients final (Delta-LoRA snapshots B A). */
+  beforeStep?(ctx: VariantContext<C, S>, step: number): void;
   /** After each optimizer step (Delta-LoRA, AdaLoRA). */
-  afterStep?(ctx: VariantContext<C>, step: StepContext): void;
+  afterStep?(ctx: VariantContext<C, S>, step: StepContext): void;
   /** adapter_config.json for this config. */
   peftConfig(config: C, ctx: PeftConfigContext): Record<string, unknown>;
   /** Whether this variant reads a given adapter_config.json. */

@@ -184,7 +184,7 @@ describe('AdapterSet + LoRA', () => {
     expect(identical(await logits(model, x, imported), want)).toBe(true);
     expect(identical(await logits(model, x), want)).toBe(false);
 
-    expect(() => AdapterSet.fromPeft(model, { ...adapterConfig, peft_type: 'VERA' }, safetensors)).toThrow(/unsupported adapter/);
+    expect(() => AdapterSet.fromPeft(model, { ...adapterConfig, peft_type: 'IA3' }, safetensors)).toThrow(/unsupported adapter/);
     expect(() => AdapterSet.fromPeft(model, { ...adapterConfig, r: 4 }, safetensors)).toThrow(/has shape \[2,8\], expected \[4,8\]/);
     set.dispose();
     imported.dispose();

@@ -25,26 +25,48 @@ function checkTensor(path: string, key: string, t: AdapterTensor | undefined, sh
   return t;
 }
 
+/** One LoRA pair: `A [r, in]`, `B [out, r]`. */
+export interface LoraPair {
+  a: tf.Variable;
+  b: tf.Variable;
+}
+
+/** A fresh trainable pair: A ~ U(-1/sqrt(in), 1/sqrt(in)) from `rng`, B = 0. */
+export function initLoraPair(inFeatures: number, outFeatures: number, r: number, rng: Rng): LoraPair {
+  const bound = 1 / Math.sqrt(inFeatures);
+  const init = new Float32Array(r * inFeatures);
+  for (let i = 0; i < init.length; i++) init[i] = (2 * rng.next() - 1) * bound;
+  return {
+    a: tf.tidy(() => tf.variable(tf.tensor2d(init, [r, inFeatures]), true)),
+    b: tf.tidy(() => tf.variable(tf.zeros([outFeatures, r]), true)),
+  };
+}
+
 export class LoraModule implements ModuleAdapter {
   readonly a: tf.Variable; // [r, in]
   readonly b: tf.Variable; // [out, r]
   readonly scaling: number;
+  protected isMerged = false;
 
+  /** `pair`: use these variables instead of drawing a new pair (LoRA-drop's shared pair). */
   constructor(
     readonly info: ModuleInfo,
     readonly config: LoraConfig,
-    private readonly rng: Rng,
+    protected readonly rng: Rng,
+    pair?: LoraPair,
   ) {
-    const { r } = config;
-    const bound = 1 / Math.sqrt(info.inFeatures);
-    const init = new Float32Array(r * info.inFeatures);
-    for (let i = 0; i < init.length; i++) init[i] = (2 * rng.next() - 1) * bound;
-    this.a = tf.tidy(() => tf.variable(tf.tensor2d(init, [r, info.inFeatures]), true));
-    this.b = tf.tidy(() => tf.variable(tf.zeros([info.outFeatures, r]), true));
+    const { a, b } = pair ?? initLoraPair(info.inFeatures, info.outFeatures, config.r, rng);
+    this.a = a;
+    this.b = b;
     this.scaling = loraScaling(config);
   }
 
+  get merged(): boolean {
+    return this.isMerged;
+  }
+
   forward(x: tf.Tensor2D, baseOut: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
+    if (this.isMerged) return baseOut;
     return tf.tidy(() => {
       const rate = this.config.dropout;
       // Dropout masks come from the module's seeded stream: the same run gives the same masks.
@@ -70,6 +92,25 @@ export class LoraModule implements ModuleAdapter {
       'lora_A.weight': { shape: [...this.a.shape], data: (await this.a.data()) as Float32Array },
       'lora_B.weight': { shape: [...this.b.shape], data: (await this.b.data()) as Float32Array },
     };
+  }
+
+  /** `s · (B A)ᵀ` in the base weight's Conv1D layout `[in, out]`. */
+  deltaWeight(): tf.Tensor2D {
+    return tf.tidy(() => tf.mul(tf.matMul(this.a, this.b, true, true), tf.scalar(this.scaling)) as tf.Tensor2D);
+  }
+
+  merge(): void {
+    if (this.isMerged) return;
+    const w = this.info.weight;
+    tf.tidy(() => w.assign(tf.add(w, this.deltaWeight())));
+    this.isMerged = true;
+  }
+
+  unmerge(): void {
+    if (!this.isMerged) return;
+    const w = this.info.weight;
+    tf.tidy(() => w.assign(tf.sub(w, this.deltaWeight())));
+    this.isMerged = false;
   }
 
   importTensors(tensors: Record<string, AdapterTensor>): void {

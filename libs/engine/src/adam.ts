@@ -1,5 +1,6 @@
-// Adam (Kingma & Ba) with per-group learning-rate scales and optional global-norm clipping,
-// written out so its state is keyed by stable variable names and can be saved and restored.
+// Adam (Kingma & Ba) with per-group learning-rate scales, optional decoupled weight decay (AdamW,
+// Loshchilov & Hutter, as torch.optim.AdamW) and global-norm clipping, written out so its state is
+// keyed by stable variable names and can be saved and restored.
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParamGroup } from './adapter-hooks';
 
@@ -7,6 +8,8 @@ export interface AdamOptions {
   beta1?: number;
   beta2?: number;
   epsilon?: number;
+  /** Decoupled weight decay for groups that do not set their own (default 0: plain Adam). */
+  weightDecay?: number;
 }
 
 export interface AdamState {
@@ -18,6 +21,7 @@ export interface AdamState {
 interface Slot {
   variable: tf.Variable;
   lrScale: number;
+  weightDecay: number;
   m: tf.Variable;
   v: tf.Variable;
 }
@@ -34,12 +38,14 @@ export class Adam {
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
     for (const g of groups) {
+      const weightDecay = g.weightDecay ?? options.weightDecay ?? 0;
+      if (!(weightDecay >= 0)) throw new Error(`Adam: weightDecay of group '${g.name}' must be >= 0 (got ${weightDecay})`);
       for (const [name, variable] of g.variables) {
         if (this.slots.has(name)) throw new Error(`Adam: variable '${name}' is in two parameter groups`);
         // tidy: the zeros tensors die, the variables keep their buffers.
         const m = tf.tidy(() => tf.variable(tf.zerosLike(variable), false));
         const v = tf.tidy(() => tf.variable(tf.zerosLike(variable), false));
-        this.slots.set(name, { variable, lrScale: g.lrScale, m, v });
+        this.slots.set(name, { variable, lrScale: g.lrScale, weightDecay, m, v });
       }
     }
   }
@@ -52,7 +58,10 @@ export class Adam {
     return [...this.slots.keys()];
   }
 
-  /** One update from gradients keyed by variable name (missing names are skipped). */
+  /**
+   * One update from gradients keyed by variable name (missing names are skipped). With weight
+   * decay, as torch's AdamW: `w ← w · (1 − lr · lrScale · wd)` first, then the Adam step.
+   */
   apply(grads: Record<string, tf.Tensor>, lr: number): void {
     this.t++;
     const c1 = 1 - this.beta1 ** this.t;
@@ -74,7 +83,8 @@ export class Adam {
         const v = tf.add(tf.mul(s.v, b2), tf.mul(tf.square(g), nb2));
         s.m.assign(m);
         s.v.assign(v);
-        s.variable.assign(tf.add(s.variable, tf.mul(stepSize, tf.div(m, tf.add(tf.sqrt(tf.mul(v, invC2)), eps)))));
+        const w = s.weightDecay > 0 ? tf.mul(s.variable, tf.scalar(1 - lr * s.lrScale * s.weightDecay)) : s.variable;
+        s.variable.assign(tf.add(w, tf.mul(stepSize, tf.div(m, tf.add(tf.sqrt(tf.mul(v, invC2)), eps)))));
       }
     });
   }

@@ -17,6 +17,8 @@ export interface ParamGroup {
   name: string;
   variables: Array<[name: string, variable: tf.Variable]>;
   lrScale: number;
+  /** Decoupled (AdamW) weight decay of this group; default: the optimizer's (0 unless set). */
+  weightDecay?: number;
 }
 
 export interface StepContext {
@@ -41,6 +43,8 @@ export interface TrainableAdapters extends ModelAdapters {
   regularizer?(): tf.Scalar | undefined;
   /** Rewrites gradients before the optimizer step (LoRA-FA). Returns new tensors or the same ones. */
   transformGradients?(grads: Record<string, tf.Tensor>, step: number): Record<string, tf.Tensor>;
+  /** Runs right before the optimizer step, after gradients are final (Delta-LoRA snapshots B A). */
+  beforeStep?(step: number): void;
   /** Runs after each optimizer step (Delta-LoRA's base update, AdaLoRA's budget). */
   afterStep?(ctx: StepContext): void;
 }

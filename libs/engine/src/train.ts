@@ -2,7 +2,7 @@
 // model's (pretraining), warmup + cosine/constant LR, optional global-norm clipping. The step
 // stays on device; the loss is read only at log steps, and callbacks run between steps.
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, AdamState, clipByGlobalNorm } from './adam';
+import { Adam, AdamOptions, AdamState, clipByGlobalNorm } from './adam';
 import type { ParamGroup, TrainableAdapters } from './adapter-hooks';
 import { batchShape, evaluate } from './evaluate';
 import type { Gpt2Model } from './gpt2';
@@ -39,7 +39,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
   startStep?: number;
   optimizerState?: AdamState;
-  adam?: { beta1?: number; beta2?: number; epsilon?: number };
+  /** Adam's betas and epsilon; `weightDecay` makes it AdamW for groups that set none. */
+  adam?: AdamOptions;
 }
 
 export interface LogEvent {
@@ -151,8 +152,10 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
       }, varList);
       let grads: Record<string, tf.Tensor> = {};
       for (const [tfName, g] of Object.entries(raw)) grads[nameOf.get(tfName)!] = g;
-      if (adapters?.transformGradients) grads = adapters.transformGradients(grads, s);
+      // Clip first, then rewrite: PEFT's LoRA-FA corrects the already clipped gradient in its step.
       if (options.clipNorm !== undefined) grads = clipByGlobalNorm(grads, options.clipNorm);
+      if (adapters?.transformGradients) grads = adapters.transformGradients(grads, s);
+      adapters?.beforeStep?.(s);
       optimizer.apply(grads, lr);
       adapters?.afterStep?.({ step: s, lr, grads });
       return value;

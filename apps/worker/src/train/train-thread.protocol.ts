@@ -32,8 +32,10 @@ export type TrainThreadMessage =
       isFinal: boolean;
       adapterConfig: Record<string, unknown>;
       safetensors: Uint8Array;
-      evalLoss?: number;
+      /** Eval loss and variant records (LoRA-drop importance and selection, AdaLoRA rank history). */
+      metrics: Record<string, unknown>;
     }
+  | { type: 'probe'; importance: Array<{ module: string; score: number; normalized: number }>; selected: string[]; trainableParams: number }
   | { type: 'done'; steps: number; finalTrainLoss: number; finalEvalLoss: number; tokensPerSec: number; wallMs: number }
   | { type: 'error'; message: string; stack?: string; unrecoverable: boolean };
 

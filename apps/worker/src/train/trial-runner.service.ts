@@ -109,13 +109,16 @@ export class TrialRunner {
             bytes: m.safetensors,
             sha256,
             adapterConfig: m.adapterConfig as Prisma.InputJsonValue,
-            metrics: m.evalLoss !== undefined ? { evalLoss: m.evalLoss } : undefined,
+            metrics: m.metrics as Prisma.InputJsonValue,
             isFinal: m.isFinal,
           });
           await this.trials.updateAttempt(attempt.id, { lastStep: m.step });
           this.log.log({ ...bindings, step: m.step, bytes: m.safetensors.byteLength, sha256 }, 'checkpoint stored');
           break;
         }
+        case 'probe':
+          this.log.log({ ...bindings, selected: m.selected, importance: m.importance }, 'LoRA-drop probe selected modules');
+          break;
         case 'done':
           result = m;
           break;
