@@ -7,6 +7,9 @@ import { createPrismaClient, type PrismaClient } from '@lora/db';
 import { Queue } from 'bullmq';
 import { unzipSync } from 'fflate';
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { createApiApp } from '../apps/api/src/bootstrap';
 import { evaluateCheckpoint } from '../apps/worker/src/train/trial-data';
 import { waitFor } from './support/wait';
@@ -185,6 +188,24 @@ describe('walking skeleton (real API, worker process, Postgres, Redis)', () => {
         safetensors: weights,
       });
       expect(Math.abs(reproduced - t.finalEvalLoss)).toBeLessThan(1e-4);
+
+      // The merged download is a plain HF model folder with the same eval loss, no adapter needed.
+      const merged = await http('GET', `/checkpoints/${final.id}/download?format=merged`);
+      expect(merged.status).toBe(200);
+      const mergedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'merged-'));
+      for (const [name, bytes] of Object.entries(unzipSync(merged.data as Uint8Array))) {
+        if (!name.endsWith('/')) fs.writeFileSync(path.join(mergedDir, path.basename(name)), bytes);
+      }
+      expect(fs.readdirSync(mergedDir).sort()).toEqual(['config.json', 'model.safetensors']);
+      const mergedLoss = await evaluateCheckpoint({
+        modelDir: mergedDir,
+        datasetSource: 'stdlib:moby-dick',
+        validationFraction: 0.1,
+        splitSeed: 0,
+        hyperparams: t.hyperparams,
+      });
+      fs.rmSync(mergedDir, { recursive: true, force: true });
+      expect(Math.abs(mergedLoss - t.finalEvalLoss)).toBeLessThan(1e-4);
     }
 
     // Resubmitting with the same key returns the same sweep; another body under that key is a conflict.

@@ -17,7 +17,13 @@ export const VARIANT_KNOBS = {
   vera: z
     .object({
       dInitial: axis(z.number().min(0).max(10)).default([0.1]),
-      projectionPrngKey: axis(z.number().int().min(0).max(2 ** 31 - 1)).default([0]),
+      projectionPrngKey: axis(
+        z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 31 - 1),
+      ).default([0]),
     })
     .strict(),
   lorafa: z
@@ -60,9 +66,11 @@ export const VARIANT_KNOBS = {
 } satisfies Record<VariantName, z.ZodTypeAny>;
 
 export const PerVariantSchema = z
-  .object(Object.fromEntries(Object.entries(VARIANT_KNOBS).map(([k, v]) => [k, v.optional()])) as {
-    [K in VariantName]: z.ZodOptional<(typeof VARIANT_KNOBS)[K]>;
-  })
+  .object(
+    Object.fromEntries(Object.entries(VARIANT_KNOBS).map(([k, v]) => [k, v.optional()])) as {
+      [K in VariantName]: z.ZodOptional<(typeof VARIANT_KNOBS)[K]>;
+    },
+  )
   .strict()
   .default({});
 

@@ -39,6 +39,23 @@ describe('per-variant knobs', () => {
     expect(expandGrid(s)).toHaveLength(2);
     expect(expandGrid(s)[0].hyperparams.knobs).toEqual({});
   });
+  it('crosses each variant with its own knobs only', () => {
+    const s = SweepSpecSchema.parse({
+      baseModel: 'm',
+      dataset: 'd',
+      variants: ['lora', 'loraplus', 'adalora'],
+      searchSpace: { r: [8, 16], perVariant: { loraplus: { lrRatio: [4, 16] }, adalora: { targetR: [4] } } },
+    });
+    const trials = expandGrid(s);
+    expect(trials.map((t) => t.variant)).toEqual(['lora', 'lora', 'loraplus', 'loraplus', 'loraplus', 'loraplus', 'adalora', 'adalora']);
+    expect(countGrid(s)).toBe(8);
+    expect(trials[2].hyperparams.knobs).toEqual({ lrRatio: 4 });
+    expect(trials[6].hyperparams.knobs).toMatchObject({ targetR: 4, tinit: 0, deltaT: 1 });
+  });
+  it('refuses an AdaLoRA targetR above r, naming the knob', () => {
+    const s = SweepSpecSchema.parse({ baseModel: 'm', dataset: 'd', variants: ['adalora'], searchSpace: { r: [4] } });
+    expect(() => expandGrid(s)).toThrow(/targetR \(8\) must not exceed/);
+  });
   it('fills defaults for a variant named without knobs', () => {
     const axes = knobAxes('deltalora', undefined);
     expect(axes).toEqual({ lambda: [2], startStep: [500] });

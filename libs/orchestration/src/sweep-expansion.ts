@@ -50,12 +50,19 @@ export function expandGrid(spec: SweepSpec): PlannedTrial[] {
     const variant = v as VariantName;
     for (const [r, alpha, lr, dropout, targetModules, rslora] of product(commonAxes(spec))) {
       for (const knobs of knobGrid(spec, variant)) {
+        if (variant === 'adalora' && (knobs.targetR as number) > (r as number)) {
+          throw new SweepExpansionError(
+            'searchSpace.perVariant.adalora.targetR',
+            `AdaLoRA's targetR (${knobs.targetR}) must not exceed its initial rank r (${r}); lower targetR or raise r`,
+          );
+        }
         const hyperparams: TrialHyperparams = {
           variant,
           r: r as number,
           alpha: alpha as number,
           lr: lr as number,
-          dropout: dropout as number,
+          // Delta-LoRA has no dropout on the adapter branch (its W update assumes the plain product).
+          dropout: variant === 'deltalora' ? 0 : (dropout as number),
           targetModules: [...(targetModules as string[])],
           rslora: rslora as boolean,
           knobs,

@@ -6,17 +6,30 @@ import { CheckpointRepository } from '@lora/db';
 import { zipSync } from 'fflate';
 import { z } from 'zod';
 import { UuidPipe } from '../common/params';
+import { MergedModelService } from './merged-model.service';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 
-const DownloadQuery = z.object({ file: z.enum(['zip', 'adapter_model.safetensors', 'adapter_config.json']).default('zip') }).strict();
+const DownloadQuery = z
+  .object({
+    format: z.enum(['peft', 'merged']).default('peft'),
+    file: z.enum(['zip', 'adapter_model.safetensors', 'adapter_config.json']).default('zip'),
+  })
+  .strict();
 
 @ApiTags('checkpoints')
 @Controller('checkpoints')
 export class CheckpointsController {
-  constructor(private readonly checkpoints: CheckpointRepository) {}
+  constructor(
+    private readonly checkpoints: CheckpointRepository,
+    private readonly merged: MergedModelService,
+  ) {}
 
   @Get(':id/download')
-  @ApiOperation({ summary: 'Download a checkpoint as a PEFT adapter folder (zip) or a single file of it' })
+  @ApiOperation({
+    summary:
+      'Download a checkpoint: the PEFT adapter folder (zip), one file of it, or ?format=merged for the base model with the adapter merged in',
+  })
+  @ApiQuery({ name: 'format', required: false, enum: ['peft', 'merged'] })
   @ApiQuery({ name: 'file', required: false, enum: ['zip', 'adapter_model.safetensors', 'adapter_config.json'] })
   async download(
     @Param('id', UuidPipe) id: string,
@@ -30,6 +43,19 @@ export class CheckpointsController {
     const folder = `trial-${c.trialId.slice(0, 8)}-step-${c.step}`;
     res.setHeader('X-Checkpoint-Sha256', c.sha256);
     res.setHeader('X-Checkpoint-Step', String(c.step));
+    if (q.format === 'merged') {
+      // The base model with this adapter folded in, as a Hugging Face model folder.
+      const files = await this.merged.merge({
+        baseModelPath: c.trial.sweep.baseModel.path,
+        adapterConfig: c.adapterConfig as Record<string, unknown>,
+        safetensors: weights,
+      });
+      const name = `merged-${c.trialId.slice(0, 8)}-step-${c.step}`;
+      return new StreamableFile(zipSync({ [name]: files }, { level: 0 }), {
+        type: 'application/zip',
+        disposition: `attachment; filename="${name}.zip"`,
+      });
+    }
     if (q.file === 'adapter_model.safetensors') {
       return new StreamableFile(weights, {
         type: 'application/octet-stream',

@@ -67,7 +67,8 @@ async function main(): Promise<void> {
     throw new ConfigProblem(`cannot load base model ${input.modelName} from ${input.modelDir}: ${(e as Error).message}`);
   }
   const { model, tokenizer } = loaded;
-  if (t.seqLen > model.config.nPositions) throw new ConfigProblem(`training.seqLen ${t.seqLen} exceeds the model's ${model.config.nPositions} positions`);
+  if (t.seqLen > model.config.nPositions)
+    throw new ConfigProblem(`training.seqLen ${t.seqLen} exceeds the model's ${model.config.nPositions} positions`);
   const data = await prepareTrialData(input, tokenizer);
   const records: Record<string, unknown> = {};
   let selected: string[] | undefined;
@@ -79,11 +80,18 @@ async function main(): Promise<void> {
   let adapters: AdapterSet;
   try {
     const { variant, config } = resolveVariant(hp, { selected });
-    adapters = AdapterSet.attach(model, { variant, config, targetModules: hp.targetModules, seed: t.seed, baseModelNameOrPath: input.modelName });
+    adapters = AdapterSet.attach(model, {
+      variant,
+      config,
+      targetModules: hp.targetModules,
+      seed: t.seed,
+      baseModelNameOrPath: input.modelName,
+    });
   } catch (e) {
     throw new ConfigProblem((e as Error).message);
   }
-  const variantRecords = () => (hp.variant === 'adalora' ? { ...records, adalora: { rankHistory: adaloraAllocator(adapters).rankHistory() } } : records);
+  const variantRecords = () =>
+    hp.variant === 'adalora' ? { ...records, adalora: { rankHistory: adaloraAllocator(adapters).rankHistory() } } : records;
   const baseline = await evaluate(model, data.validation, adapters, { seqLen: t.seqLen });
   post({
     type: 'ready',

@@ -44,18 +44,24 @@ export async function prepareTrialData(spec: TrialDataSpec, tokenizer: Tokenizer
   };
 }
 
-/** Loads a stored PEFT adapter onto its base model and returns its eval loss on the trial's validation batches. */
+/** Eval loss on the trial's validation batches of a model folder, with a stored PEFT adapter loaded onto it if given. */
 export async function evaluateCheckpoint(
-  spec: TrialDataSpec & { modelDir: string; adapterConfig: Record<string, unknown>; safetensors: Uint8Array; backend?: BackendPreference },
+  spec: TrialDataSpec & {
+    modelDir: string;
+    adapterConfig?: Record<string, unknown>;
+    safetensors?: Uint8Array;
+    backend?: BackendPreference;
+  },
 ): Promise<number> {
   await initBackend(spec.backend ?? 'auto');
   const loaded: LoadedHfModel = await loadHfModel(spec.modelDir);
   const data = await prepareTrialData(spec, loaded.tokenizer);
-  const adapters = AdapterSet.fromPeft(loaded.model, spec.adapterConfig, spec.safetensors);
+  const adapters =
+    spec.adapterConfig && spec.safetensors ? AdapterSet.fromPeft(loaded.model, spec.adapterConfig, spec.safetensors) : undefined;
   try {
     return await evaluate(loaded.model, data.validation, adapters, { seqLen: spec.hyperparams.training.seqLen });
   } finally {
-    adapters.dispose();
+    adapters?.dispose();
     loaded.model.dispose();
   }
 }

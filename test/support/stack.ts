@@ -1,0 +1,72 @@
+// The real stack for one e2e spec file: the API in this process (real HTTP) and a worker process,
+// on this run's Postgres schema, with a Redis key prefix of the file's own so that spec files
+// running in parallel never take each other's jobs.
+import type { INestApplication } from '@nestjs/common';
+import { loadConfig, redisOptions, type AppConfig } from '@lora/config';
+import { QueueName } from '@lora/contracts';
+import { createPrismaClient, type PrismaClient } from '@lora/db';
+import { Queue } from 'bullmq';
+import { createApiApp } from '../../apps/api/src/bootstrap';
+import { waitFor } from './wait';
+import { startWorker, tail, type WorkerProcess } from './worker-process';
+
+export interface Stack {
+  config: AppConfig;
+  base: string;
+  worker: WorkerProcess;
+  prisma: PrismaClient;
+  queue: Queue;
+  http: (
+    method: string,
+    url: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ) => Promise<{ status: number; data: any; headers: Headers }>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(name: string): Promise<Stack> {
+  const env = loadConfig();
+  const prefix = `${env.redis.prefix}-${name}`;
+  const config: AppConfig = { ...env, redis: { ...env.redis, prefix } };
+  const prisma = createPrismaClient(config.db);
+  const queue = new Queue(QueueName.Train, { connection: redisOptions(config.redis.url), prefix });
+  const app: INestApplication = await createApiApp(config);
+  await app.listen(0, '127.0.0.1');
+  const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  const http: Stack['http'] = async (method, url, body, headers = {}) => {
+    const res = await fetch(`${base}${url}`, {
+      method,
+      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const type = res.headers.get('content-type') ?? '';
+    const data = type.includes('json') ? await res.json() : new Uint8Array(await res.arrayBuffer());
+    return { status: res.status, data, headers: res.headers };
+  };
+  const worker = startWorker({ QUEUE_PREFIX: prefix });
+  await waitFor(
+    'the worker to register',
+    async () => {
+      if (worker.child.exitCode !== null) throw new Error(`worker exited: ${tail(worker.logFile)}`);
+      const r = await http('GET', '/workers');
+      return r.data.some((w: { status: string; pid: number }) => w.status === 'online' && w.pid === worker.child.pid);
+    },
+    60_000,
+  );
+  return {
+    config,
+    base,
+    worker,
+    prisma,
+    queue,
+    http,
+    async stop() {
+      await worker.stop();
+      worker.removeLog();
+      await queue.close();
+      await app.close();
+      await prisma.$disconnect();
+    },
+  };
+}
