@@ -2,10 +2,10 @@
 // and posts metrics and checkpoints to the parent. Runs off the worker's event loop so BullMQ
 // keeps renewing the job lock while tensors crunch.
 import { parentPort, workerData } from 'node:worker_threads';
-import { AdapterSet, adaloraAllocator, computeImportance, loraVariant, selectImportantModules } from '@lora/adapters';
-import type { TrialHyperparams } from '@lora/contracts';
-import { evaluate, initBackend, loadHfModel, train, TrainBatcher, validationBatches, type Gpt2Model } from '@lora/engine';
-import { prepareTrialData, type TrialData } from './trial-data';
+import { AdapterSet, adaloraAllocator } from '@lora/adapters';
+import { evaluate, initBackend, loadHfModel, train } from '@lora/engine';
+import { loraDropProbe } from './loradrop-probe';
+import { prepareTrialData } from './trial-data';
 import type { TrainThreadCommand, TrainThreadInput, TrainThreadMessage } from './train-thread.protocol';
 import { resolveVariant } from './variant-config';
 
@@ -18,43 +18,6 @@ port.on('message', (c: TrainThreadCommand) => {
 const post = (m: TrainThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 class ConfigProblem extends Error {}
-
-/**
- * LoRA-drop's first stage, inside the trial: plain LoRA on every target module for a few steps on
- * a sample of the training data, then importance Σ||B A x||² per module and the selection.
- */
-async function loraDropProbe(model: Gpt2Model, data: TrialData, hp: TrialHyperparams) {
-  const t = hp.training;
-  const k = hp.knobs as { threshold?: number; topN?: number; probeSteps?: number; probeFraction?: number };
-  const minTokens = 4 * t.batchSize * (t.seqLen + 1);
-  const sample = data.trainTokens.subarray(0, Math.max(minTokens, Math.floor(data.trainTokens.length * (k.probeFraction ?? 0.1))));
-  const probe = AdapterSet.attach(model, {
-    variant: loraVariant,
-    config: { r: hp.r, alpha: hp.alpha, dropout: hp.dropout, useRslora: hp.rslora },
-    targetModules: hp.targetModules,
-    seed: t.seed,
-  });
-  try {
-    await train({
-      model,
-      adapters: probe,
-      batcher: new TrainBatcher(sample, { batchSize: t.batchSize, seqLen: t.seqLen, seed: t.seed }),
-      steps: k.probeSteps ?? 50,
-      lr: hp.lr,
-      schedule: 'constant',
-      clipNorm: t.clipNorm ?? undefined,
-      logEvery: k.probeSteps ?? 50,
-      signal: abort.signal,
-    });
-    const batches = validationBatches(sample, { batchSize: t.batchSize, seqLen: t.seqLen, maxBatches: t.evalBatches });
-    const importance = await computeImportance(model, probe, batches, { seqLen: t.seqLen });
-    const selected = selectImportantModules(importance, k.topN !== undefined ? { topN: k.topN } : { threshold: k.threshold ?? 0.9 });
-    post({ type: 'probe', importance, selected, trainableParams: probe.trainableParameterCount() });
-    return { importance, selected, probeSteps: k.probeSteps ?? 50, probeTokens: sample.length };
-  } finally {
-    probe.dispose();
-  }
-}
 
 async function main(): Promise<void> {
   const hp = input.hyperparams;
@@ -73,7 +36,8 @@ async function main(): Promise<void> {
   const records: Record<string, unknown> = {};
   let selected: string[] | undefined;
   if (hp.variant === 'loradrop') {
-    const probe = await loraDropProbe(model, data, hp);
+    const probe = await loraDropProbe(model, data, hp, abort.signal);
+    post({ type: 'probe', importance: probe.importance, selected: probe.selected, trainableParams: probe.trainableParams });
     selected = probe.selected;
     records.loradrop = probe;
   }
