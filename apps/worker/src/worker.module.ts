@@ -7,6 +7,7 @@ import { DbModule, RepositoriesModule } from '@lora/db';
 import { LoggerModule } from 'nestjs-pino';
 import { HeartbeatService } from './fleet/heartbeat.service';
 import { makeWorkerIdentity, WORKER_IDENTITY } from './fleet/worker-identity';
+import { CancelListener } from './train/cancel-listener.service';
 import { TrainProcessor } from './train/train.processor';
 import { TrialRunner } from './train/trial-runner.service';
 
@@ -27,6 +28,7 @@ export class WorkerModule {
         { provide: WORKER_IDENTITY, useValue: makeWorkerIdentity(config.worker.host) },
         HeartbeatService,
         TrialRunner,
+        CancelListener,
         TrainProcessor,
       ],
     };

@@ -1,23 +1,22 @@
 // Each variant's own knobs, as search-space axes (PEFT's defaults where PEFT has the variant).
 // A sweep lists them under `searchSpace.perVariant.<variant>`; they multiply only that variant's trials.
+// Numeric knobs take a distribution in a random search (see distributions.ts).
 import { z } from 'zod';
+import { axis, type Distribution, numAxis } from './distributions';
 import type { VariantName } from './variants';
-
-const axis = <T extends z.ZodTypeAny>(item: T) =>
-  z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), z.array(item).min(1, 'needs at least one value'));
 
 export const VARIANT_KNOBS = {
   lora: z.object({}).strict(),
   loraplus: z
     .object({
       /** B's learning rate over A's (PEFT's loraplus_lr_ratio). */
-      lrRatio: axis(z.number().positive().max(1e4)).default([16]),
+      lrRatio: numAxis(z.number().positive().max(1e4)).default([16]),
     })
     .strict(),
   vera: z
     .object({
-      dInitial: axis(z.number().min(0).max(10)).default([0.1]),
-      projectionPrngKey: axis(
+      dInitial: numAxis(z.number().min(0).max(10)).default([0.1]),
+      projectionPrngKey: numAxis(
         z
           .number()
           .int()
@@ -35,32 +34,32 @@ export const VARIANT_KNOBS = {
   loradrop: z
     .object({
       /** Keep the smallest set of modules whose cumulative importance reaches this. */
-      threshold: axis(z.number().gt(0).max(1)).default([0.9]),
+      threshold: numAxis(z.number().gt(0).max(1)).default([0.9]),
       /** Or keep a fixed number of modules (overrides threshold when set). */
-      topN: axis(z.number().int().positive()).optional(),
-      probeSteps: axis(z.number().int().min(1).max(100_000)).default([50]),
+      topN: numAxis(z.number().int().positive()).optional(),
+      probeSteps: numAxis(z.number().int().min(1).max(100_000)).default([50]),
       /** Fraction of the training data the probe samples from. */
-      probeFraction: axis(z.number().gt(0).max(1)).default([0.1]),
+      probeFraction: numAxis(z.number().gt(0).max(1)).default([0.1]),
     })
     .strict(),
   adalora: z
     .object({
       /** Average final rank per module (the common `r` axis is init_r). */
-      targetR: axis(z.number().int().positive().max(1024)).default([8]),
-      tinit: axis(z.number().int().min(0)).default([0]),
-      tfinal: axis(z.number().int().min(0)).default([0]),
-      deltaT: axis(z.number().int().min(1)).default([1]),
-      beta1: axis(z.number().min(0).lt(1)).default([0.85]),
-      beta2: axis(z.number().min(0).lt(1)).default([0.85]),
-      orthRegWeight: axis(z.number().min(0)).default([0.5]),
+      targetR: numAxis(z.number().int().positive().max(1024)).default([8]),
+      tinit: numAxis(z.number().int().min(0)).default([0]),
+      tfinal: numAxis(z.number().int().min(0)).default([0]),
+      deltaT: numAxis(z.number().int().min(1)).default([1]),
+      beta1: numAxis(z.number().min(0).lt(1)).default([0.85]),
+      beta2: numAxis(z.number().min(0).lt(1)).default([0.85]),
+      orthRegWeight: numAxis(z.number().min(0)).default([0.5]),
     })
     .strict(),
   dora: z.object({}).strict(),
   deltalora: z
     .object({
-      lambda: axis(z.number().min(0).max(100)).default([2]),
+      lambda: numAxis(z.number().min(0).max(100)).default([2]),
       /** K: W is updated only after this many steps. */
-      startStep: axis(z.number().int().min(0)).default([500]),
+      startStep: numAxis(z.number().int().min(0)).default([500]),
     })
     .strict(),
 } satisfies Record<VariantName, z.ZodTypeAny>;
@@ -76,7 +75,7 @@ export const PerVariantSchema = z
 
 export type VariantKnobAxes = { [K in VariantName]: z.output<(typeof VARIANT_KNOBS)[K]> };
 
-/** The knob axes of one variant with defaults filled in. */
-export function knobAxes(variant: VariantName, given: unknown): Record<string, unknown[]> {
-  return VARIANT_KNOBS[variant].parse(given ?? {}) as Record<string, unknown[]>;
+/** The knob axes of one variant with defaults filled in: value lists, or distributions (random search). */
+export function knobAxes(variant: VariantName, given: unknown): Record<string, unknown[] | Distribution> {
+  return VARIANT_KNOBS[variant].parse(given ?? {}) as Record<string, unknown[] | Distribution>;
 }

@@ -1,2 +1,3 @@
 export * from './sweep-expansion';
 export * from './catalog';
+export * from './early-stopping';

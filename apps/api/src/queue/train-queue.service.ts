@@ -2,7 +2,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@lora/config';
-import { JobName, QueueName, TRAIN_JOB_DEFAULTS, trainJobId, type TrainTrialJobData } from '@lora/contracts';
+import { cancelChannel, JobName, QueueName, TRAIN_JOB_DEFAULTS, trainJobId, type CancelMessage, type TrainTrialJobData } from '@lora/contracts';
 import type { Queue } from 'bullmq';
 
 @Injectable()
@@ -25,6 +25,28 @@ export class TrainQueueService {
   /** Best-effort removal of jobs not yet taken (used when a submission is rolled back). */
   async removeTrials(trialIds: string[]): Promise<void> {
     await Promise.all(trialIds.map((id) => this.queue.remove(trainJobId(id)).catch(() => 0)));
+  }
+
+  /**
+   * Removes the trials' waiting jobs and tells every worker to abort the running ones (Redis
+   * pub/sub); returns how many workers heard it.
+   */
+  async cancel(trialIds: string[], reason: string): Promise<number> {
+    await this.removeTrials(trialIds);
+    const client = (await this.queue.client) as unknown as { publish(channel: string, message: string): Promise<number> };
+    const message: CancelMessage = { trialIds, reason };
+    return client.publish(cancelChannel(this.config.redis.prefix), JSON.stringify(message));
+  }
+
+  /** Enqueues a fresh job for a trial that ran before (its old job, finished, is replaced). */
+  async requeue(sweepId: string, trialId: string, priority?: number): Promise<void> {
+    const old = await this.queue.getJob(trainJobId(trialId));
+    if (old) {
+      const state = await old.getState();
+      if (state === 'active') throw new Error(`trial ${trialId} is still running; cancel it first`);
+      await old.remove();
+    }
+    await this.enqueueTrials(sweepId, [trialId], priority);
   }
 
   counts() {

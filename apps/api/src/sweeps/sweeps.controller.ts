@@ -6,6 +6,7 @@ import type { Response } from 'express';
 import { z } from 'zod';
 import { PageQuerySchema, UuidPipe } from '../common/params';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
+import { TrialControlService } from '../trials/trial-control.service';
 import { SweepsService } from './sweeps.service';
 
 const IdempotencyKey = new ZodValidationPipe(
@@ -21,7 +22,30 @@ const IdempotencyKey = new ZodValidationPipe(
 @ApiTags('sweeps')
 @Controller('sweeps')
 export class SweepsController {
-  constructor(private readonly sweeps: SweepsService) {}
+  constructor(
+    private readonly sweeps: SweepsService,
+    private readonly control: TrialControlService,
+  ) {}
+
+  @Post(':id/cancel')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Cancel every unfinished trial of the sweep' })
+  cancel(@Param('id', UuidPipe) id: string) {
+    return this.control.cancelSweep(id);
+  }
+
+  @Post(':id/rerun-failed')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Run the failed and cancelled trials of the sweep again' })
+  rerunFailed(@Param('id', UuidPipe) id: string) {
+    return this.control.rerunFailed(id);
+  }
+
+  @Get(':id/leaderboard')
+  @ApiOperation({ summary: 'Trials ranked by final eval loss (lower is better); unfinished trials last' })
+  leaderboard(@Param('id', UuidPipe) id: string, @Query(new ZodValidationPipe(PageQuerySchema, 'query')) q: { take: number }) {
+    return this.sweeps.leaderboard(id, q.take);
+  }
 
   @Post()
   @HttpCode(201)

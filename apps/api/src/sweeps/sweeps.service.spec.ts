@@ -51,7 +51,7 @@ describe('SweepsService.submit', () => {
     expect(r.created).toBe(true);
     expect(r.sweep.progress).toEqual({ total: 2, done: 0, byStatus: { queued: 2 } });
     expect(sweeps.createWithTrials.mock.calls[0][0].trials.map((t: { hyperparams: { r: number } }) => t.hyperparams.r)).toEqual([4, 8]);
-    expect(queue.enqueueTrials).toHaveBeenCalledWith('s1', ['t1', 't2']);
+    expect(queue.enqueueTrials).toHaveBeenCalledWith('s1', ['t1', 't2'], undefined);
   });
 
   it('names every catalog problem at once and writes nothing', async () => {

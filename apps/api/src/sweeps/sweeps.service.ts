@@ -3,7 +3,7 @@
 import { ConflictException, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { CatalogRepository, Prisma, SweepRepository, type RunStatus } from '@lora/db';
 import { gpt2ModulePaths, selectModules, type FieldError, type SweepSpec } from '@lora/contracts';
-import { expandGrid, SweepExpansionError } from '@lora/orchestration';
+import { expandSweep, SweepExpansionError } from '@lora/orchestration';
 import { isDeepStrictEqual } from 'node:util';
 import { ValidationFailed } from '../common/zod-validation.pipe';
 import { TrainQueueService } from '../queue/train-queue.service';
@@ -57,7 +57,7 @@ export class SweepsService {
     if (baseModel) errors.push(...this.checkAgainstModel(spec, baseModel.config as Record<string, unknown>));
     let planned;
     try {
-      planned = expandGrid(spec);
+      planned = expandSweep(spec);
     } catch (e) {
       if (!(e instanceof SweepExpansionError)) throw e;
       errors.push({ field: e.field, message: e.message });
@@ -72,6 +72,8 @@ export class SweepsService {
         datasetId: dataset.id,
         spec: spec as unknown as Prisma.InputJsonValue,
         idempotencyKey,
+        priority: spec.priority,
+        maxConcurrent: spec.budget.maxConcurrent,
         trials: planned.map((t) => ({
           index: t.index,
           variant: t.variant,
@@ -88,7 +90,7 @@ export class SweepsService {
     }
     const trialIds = created.trials.map((t) => t.id);
     try {
-      await this.queue.enqueueTrials(created.sweep.id, trialIds);
+      await this.queue.enqueueTrials(created.sweep.id, trialIds, spec.priority || undefined);
     } catch (e) {
       this.log.error({ sweepId: created.sweep.id, err: e }, 'enqueue failed; rolling the sweep back');
       await this.queue.removeTrials(trialIds);
@@ -140,5 +142,16 @@ export class SweepsService {
     const [items, total] = await this.sweeps.list({ take, skip });
     const counts = await this.sweeps.statusCounts(items.map((s) => s.id));
     return { total, items: items.map((s) => ({ ...s, progress: progressOf(counts.get(s.id) ?? {}) })) };
+  }
+
+  /** Trials best first by final eval loss; unfinished ones after, in index order. */
+  async leaderboard(id: string, take: number) {
+    const sweep = await this.get(id);
+    const ranked = [...sweep.trials].sort((a, b) => {
+      const x = a.finalEvalLoss ?? Infinity;
+      const y = b.finalEvalLoss ?? Infinity;
+      return x !== y ? x - y : a.index - b.index;
+    });
+    return ranked.slice(0, take).map((t, i) => ({ rank: i + 1, ...t }));
   }
 }

@@ -1,10 +1,11 @@
 // GET /trials/:id, its metrics and checkpoints.
-import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
+import { Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CheckpointRepository, MetricRepository, TrialRepository } from '@lora/db';
 import { z } from 'zod';
 import { UuidPipe } from '../common/params';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
+import { TrialControlService } from './trial-control.service';
 
 const MetricsQuery = z
   .object({
@@ -22,7 +23,22 @@ export class TrialsController {
     private readonly trials: TrialRepository,
     private readonly metrics: MetricRepository,
     private readonly checkpoints: CheckpointRepository,
+    private readonly control: TrialControlService,
   ) {}
+
+  @Post(':id/cancel')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Cancel a trial: a queued one is dropped, a running one stops within seconds on whatever worker runs it' })
+  cancel(@Param('id', UuidPipe) id: string) {
+    return this.control.cancelTrial(id);
+  }
+
+  @Post(':id/rerun')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Run a finished trial again from scratch (its metrics and checkpoints are replaced; attempts stay)' })
+  rerun(@Param('id', UuidPipe) id: string) {
+    return this.control.rerunTrial(id);
+  }
 
   private async mustExist(id: string) {
     const trial = await this.trials.findById(id);

@@ -23,9 +23,17 @@ export interface RunContext {
 
 export class TrialConfigError extends Error {}
 
+/** The trial was cancelled while this worker ran it. */
+export class TrialCancelledError extends Error {}
+
+/** How long a cancelled thread gets to stop between steps before it is terminated. */
+const CANCEL_GRACE_MS = 5000;
+
 @Injectable()
 export class TrialRunner {
   private readonly log = new Logger(TrialRunner.name);
+  /** Abort functions of the trials this worker runs now, by trial id. */
+  private readonly active = new Map<string, (reason: string) => void>();
 
   constructor(
     private readonly trials: TrialRepository,
@@ -45,11 +53,15 @@ export class TrialRunner {
       return { finalEvalLoss: trial.finalEvalLoss ?? NaN };
     }
     const { sweep } = trial;
-    const { attempt } = await this.trials.startAttempt(trialId, {
+    const { attempt, trial: started } = await this.trials.startAttempt(trialId, {
       jobId: ctx.jobId,
       workerId: this.me.id,
       backend: this.heartbeat.backend,
     });
+    if (!started) {
+      this.log.warn({ sweepId: sweep.id, trialId }, 'trial was cancelled before it started; skipping job');
+      return { finalEvalLoss: NaN };
+    }
     await this.sweeps.refreshStatus(sweep.id);
     const bindings = { sweepId: sweep.id, trialId, attempt: attempt.number, attemptId: attempt.id };
     this.log.log(bindings, 'attempt started');
@@ -128,11 +140,11 @@ export class TrialRunner {
     };
 
     try {
-      await this.runThread(input, onMessage);
+      await this.runThread(input, onMessage, (abort) => this.active.set(trialId, abort));
       await buffer.close();
       const r = result as Extract<TrainThreadMessage, { type: 'done' }> | null;
       if (!r) throw new Error('training thread exited without a result');
-      await this.trials.finish(
+      const status = await this.trials.finish(
         trialId,
         attempt.id,
         RunStatus.succeeded,
@@ -140,36 +152,61 @@ export class TrialRunner {
         { lastStep: r.steps },
       );
       await ctx.progress({ step: r.steps, steps: hp.training.steps, evalLoss: r.finalEvalLoss, done: true });
-      this.log.log({ ...bindings, finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec, wallMs: r.wallMs }, 'attempt succeeded');
+      this.log.log({ ...bindings, status, finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec, wallMs: r.wallMs }, `attempt ${status}`);
       return { finalEvalLoss: r.finalEvalLoss };
     } catch (e) {
       await buffer.close().catch(() => undefined);
       const err = e as Error;
       const final = ctx.lastAttempt || err instanceof TrialConfigError;
       // The attempt failed; the trial goes back to queued while BullMQ will retry it.
-      await this.trials.finish(
+      const status = await this.trials.finish(
         trialId,
         attempt.id,
-        final ? RunStatus.failed : RunStatus.queued,
+        err instanceof TrialCancelledError ? RunStatus.cancelled : final ? RunStatus.failed : RunStatus.queued,
         { error: err.message },
         { error: err.message },
       );
+      if (status === RunStatus.cancelled) {
+        this.log.log({ ...bindings, reason: err.message }, 'attempt cancelled');
+        return { finalEvalLoss: NaN };
+      }
       await this.trials.updateAttempt(attempt.id, { status: RunStatus.failed });
       this.log.error({ ...bindings, err: err.message, willRetry: !final }, 'attempt failed');
       throw err;
     } finally {
+      this.active.delete(trialId);
       this.heartbeat.trialEnded(trialId);
       await this.sweeps.refreshStatus(sweep.id).catch(() => undefined);
     }
+  }
+
+  /** Stops a trial this worker runs (a no-op for trials it does not run). */
+  abort(trialId: string, reason: string): boolean {
+    const f = this.active.get(trialId);
+    if (!f) return false;
+    this.log.log({ trialId, reason }, 'aborting trial');
+    f(reason);
+    return true;
   }
 
   /**
    * Runs the training thread. Resolves once its 'done' message has been handled, rejects with
    * its error (or its unexpected exit); the thread is terminated either way.
    */
-  private runThread(input: TrainThreadInput, onMessage: (m: TrainThreadMessage) => Promise<void>): Promise<void> {
+  private runThread(
+    input: TrainThreadInput,
+    onMessage: (m: TrainThreadMessage) => Promise<void>,
+    registerAbort: (abort: (reason: string) => void) => void,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       const thread = new Thread(path.join(__dirname, 'train.thread.js'), { workerData: input });
+      registerAbort((reason) => {
+        // Ask the loop to stop between steps; terminate if it does not within the grace period.
+        thread.postMessage({ type: 'abort', reason });
+        setTimeout(() => settle(new TrialCancelledError(reason)), CANCEL_GRACE_MS).unref();
+        cancelled = reason;
+      });
+      let cancelled: string | null = null;
       let settled = false;
       const settle = (err: Error | null) => {
         if (settled) return;
@@ -184,7 +221,7 @@ export class TrialRunner {
         chain = chain
           .then(() => onMessage(m))
           .then(() => {
-            if (m.type === 'done') settle(null);
+            if (m.type === 'done') settle(cancelled ? new TrialCancelledError(cancelled) : null);
             if (m.type === 'error')
               settle(m.unrecoverable ? new TrialConfigError(m.message) : Object.assign(new Error(m.message), { stack: m.stack }));
           })

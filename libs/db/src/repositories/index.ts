@@ -4,4 +4,7 @@ export * from './trial.repository';
 export * from './metric.repository';
 export * from './checkpoint.repository';
 export * from './worker.repository';
+export * from './importance.repository';
+export * from './plan.repository';
+export * from './rank-budget.repository';
 export * from './repositories.module';

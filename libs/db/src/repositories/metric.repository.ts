@@ -34,4 +34,26 @@ export class MetricRepository {
       select: { step: true, split: true, name: true, value: true, createdAt: true },
     });
   }
+
+  /**
+   * One metric's curve for every trial of a sweep (the input of early stopping): points in step
+   * order per trial. Only `kind` trials (default 'train': LoRA-drop probes are not compared).
+   */
+  async curvesForSweep(
+    sweepId: string,
+    opts: { name?: string; split?: string; kind?: string } = {},
+  ): Promise<Array<{ trialId: string; points: Array<{ step: number; value: number }> }>> {
+    const rows = await this.prisma.metricPoint.findMany({
+      where: { name: opts.name ?? 'loss', split: opts.split ?? 'eval', trial: { sweepId, kind: opts.kind ?? 'train' } },
+      orderBy: [{ trialId: 'asc' }, { step: 'asc' }],
+      select: { trialId: true, step: true, value: true },
+    });
+    const out = new Map<string, Array<{ step: number; value: number }>>();
+    for (const r of rows) {
+      const points = out.get(r.trialId) ?? [];
+      points.push({ step: r.step, value: r.value });
+      out.set(r.trialId, points);
+    }
+    return [...out].map(([trialId, points]) => ({ trialId, points }));
+  }
 }

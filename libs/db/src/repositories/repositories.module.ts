@@ -2,12 +2,25 @@
 import { Module } from '@nestjs/common';
 import { CatalogRepository } from './catalog.repository';
 import { CheckpointRepository } from './checkpoint.repository';
+import { ImportanceRepository } from './importance.repository';
 import { MetricRepository } from './metric.repository';
+import { PlanRepository } from './plan.repository';
+import { RankBudgetRepository } from './rank-budget.repository';
 import { SweepRepository } from './sweep.repository';
 import { TrialRepository } from './trial.repository';
 import { WorkerRepository } from './worker.repository';
 
-const REPOSITORIES = [CatalogRepository, SweepRepository, TrialRepository, MetricRepository, CheckpointRepository, WorkerRepository];
+const REPOSITORIES = [
+  CatalogRepository,
+  SweepRepository,
+  TrialRepository,
+  MetricRepository,
+  CheckpointRepository,
+  WorkerRepository,
+  ImportanceRepository,
+  PlanRepository,
+  RankBudgetRepository,
+];
 
 @Module({ providers: REPOSITORIES, exports: REPOSITORIES })
 export class RepositoriesModule {}

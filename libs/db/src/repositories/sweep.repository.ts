@@ -9,8 +9,35 @@ export interface NewSweep {
   datasetId: string;
   spec: Prisma.InputJsonValue;
   idempotencyKey?: string;
-  trials: Array<{ index: number; variant: string; hyperparams: Prisma.InputJsonValue }>;
+  /** BullMQ priority (0 = none; 1 highest … 2,097,151 lowest). Default 0. */
+  priority?: number;
+  maxConcurrent?: number | null;
+  /** Leaderboard metric (a key of LEADERBOARD_METRICS) and direction. Defaults eval_loss / min. */
+  metric?: string;
+  metricMode?: 'min' | 'max';
+  trials: Array<{
+    index: number;
+    variant: string;
+    hyperparams: Prisma.InputJsonValue;
+    /** 'probe' | 'train' (default). */
+    kind?: string;
+    planId?: string | null;
+    /** Default: the sweep's priority. */
+    priority?: number;
+  }>;
 }
+
+/**
+ * Leaderboard metrics → the Trial columns they sort by (the first decides, the rest break ties).
+ * eval_loss is the final eval loss; a pruned trial has only its best.
+ */
+export const LEADERBOARD_METRICS = {
+  eval_loss: ['finalEvalLoss', 'bestEvalLoss'],
+  best_eval_loss: ['bestEvalLoss', 'finalEvalLoss'],
+  tokens_per_sec: ['tokensPerSec'],
+  trainable_params: ['trainableParams'],
+} as const satisfies Record<string, ReadonlyArray<keyof Prisma.TrialOrderByWithRelationInput>>;
+export type LeaderboardMetric = keyof typeof LEADERBOARD_METRICS;
 
 @Injectable()
 export class SweepRepository {
@@ -27,6 +54,10 @@ export class SweepRepository {
           datasetId: s.datasetId,
           spec: s.spec,
           idempotencyKey: s.idempotencyKey,
+          priority: s.priority ?? 0,
+          maxConcurrent: s.maxConcurrent ?? null,
+          metric: s.metric ?? 'eval_loss',
+          metricMode: s.metricMode ?? 'min',
         },
       });
       await tx.trial.createMany({
@@ -36,6 +67,9 @@ export class SweepRepository {
           variant: t.variant,
           hyperparams: t.hyperparams,
           status: RunStatus.queued,
+          kind: t.kind ?? 'train',
+          planId: t.planId ?? null,
+          priority: t.priority ?? s.priority ?? 0,
         })),
       });
       const trials = await tx.trial.findMany({ where: { sweepId: sweep.id }, orderBy: { index: 'asc' } });
@@ -75,6 +109,21 @@ export class SweepRepository {
       }),
       this.prisma.sweep.count({ where }),
     ]);
+  }
+
+  /**
+   * The sweep's train trials (probes excluded) best first by `metric` (a LEADERBOARD_METRICS
+   * key) in `mode`; trials without a value come last, ties by the next column, then by index.
+   */
+  leaderboard(sweepId: string, metric: string = 'eval_loss', mode: 'min' | 'max' = 'min', take = 10) {
+    const columns = (LEADERBOARD_METRICS as Record<string, readonly string[]>)[metric];
+    if (!columns) throw new Error(`unknown leaderboard metric "${metric}"; expected one of ${Object.keys(LEADERBOARD_METRICS).join(', ')}`);
+    const sort = mode === 'max' ? 'desc' : 'asc';
+    const orderBy: Prisma.TrialOrderByWithRelationInput[] = [
+      ...columns.map((c) => ({ [c]: { sort, nulls: 'last' } }) as Prisma.TrialOrderByWithRelationInput),
+      { index: 'asc' },
+    ];
+    return this.prisma.trial.findMany({ where: { sweepId, kind: 'train' }, orderBy, take });
   }
 
   /** Trial counts per status for the given sweeps. */

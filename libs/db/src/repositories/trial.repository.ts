@@ -39,10 +39,19 @@ export class TrialRepository {
           startedAt: now,
         },
       });
-      const trial = await tx.trial.update({
-        where: { id: trialId },
+      // A trial cancelled while its job was being picked up stays cancelled.
+      const moved = await tx.trial.updateMany({
+        where: { id: trialId, status: { not: RunStatus.cancelled } },
         data: { status: RunStatus.running, startedAt: now, error: null },
       });
+      if (moved.count === 0) {
+        await tx.attempt.update({
+          where: { id: attempt.id },
+          data: { status: RunStatus.cancelled, finishedAt: now, error: 'cancelled before it started' },
+        });
+        return { attempt, trial: null };
+      }
+      const trial = await tx.trial.findUniqueOrThrow({ where: { id: trialId } });
       return { attempt, trial };
     });
   }
@@ -55,6 +64,11 @@ export class TrialRepository {
     return this.prisma.trial.update({ where: { id }, data });
   }
 
+  /** How many of the sweep's trials are running now (for budget.maxConcurrent). */
+  countRunning(sweepId: string): Promise<number> {
+    return this.prisma.trial.count({ where: { sweepId, status: RunStatus.running } });
+  }
+
   /** Closes attempt and trial together so readers never see one finished without the other. */
   finish(
     trialId: string,
@@ -64,9 +78,73 @@ export class TrialRepository {
     attemptData: Prisma.AttemptUncheckedUpdateInput = {},
   ) {
     const now = new Date();
-    return this.prisma.$transaction([
-      this.prisma.attempt.update({ where: { id: attemptId }, data: { ...attemptData, status, finishedAt: now } }),
-      this.prisma.trial.update({ where: { id: trialId }, data: { ...trialData, status, finishedAt: now } }),
+    return this.prisma.$transaction(async (tx) => {
+      // A cancel from the API wins over whatever the attempt ended with.
+      const current = await tx.trial.findUniqueOrThrow({ where: { id: trialId }, select: { status: true } });
+      const final = current.status === RunStatus.cancelled ? RunStatus.cancelled : status;
+      await tx.attempt.update({ where: { id: attemptId }, data: { ...attemptData, status: final, finishedAt: now } });
+      const { status: _ignored, ...rest } = trialData as { status?: unknown };
+      await tx.trial.update({ where: { id: trialId }, data: { ...rest, status: final, finishedAt: now } });
+      return final;
+    });
+  }
+
+  /** Marks not-yet-finished trials cancelled; returns the ids that changed. */
+  async cancel(ids: string[], reason: string): Promise<string[]> {
+    const open = await this.prisma.trial.findMany({
+      where: { id: { in: ids }, status: { in: [RunStatus.queued, RunStatus.running, RunStatus.preempted] } },
+      select: { id: true },
+    });
+    const changed = open.map((t) => t.id);
+    if (changed.length === 0) return [];
+    const now = new Date();
+    await this.prisma.$transaction([
+      this.prisma.trial.updateMany({
+        where: { id: { in: changed } },
+        data: { status: RunStatus.cancelled, error: reason, finishedAt: now },
+      }),
+      this.prisma.attempt.updateMany({
+        where: { trialId: { in: changed }, status: RunStatus.running },
+        data: { status: RunStatus.cancelled, error: reason, finishedAt: now },
+      }),
     ]);
+    return changed;
+  }
+
+  /**
+   * Puts a finished trial back to queued for a fresh run: its metric points and checkpoints go
+   * (a rerun trains from scratch); its attempts stay as history.
+   */
+  resetForRerun(id: string) {
+    return this.prisma.$transaction([
+      this.prisma.metricPoint.deleteMany({ where: { trialId: id } }),
+      this.prisma.checkpoint.deleteMany({ where: { trialId: id } }),
+      this.prisma.rankBudget.deleteMany({ where: { trialId: id } }),
+      this.prisma.moduleImportance.deleteMany({ where: { trialId: id } }),
+      this.prisma.trial.update({
+        where: { id },
+        data: {
+          status: RunStatus.queued,
+          error: null,
+          finalEvalLoss: null,
+          bestEvalLoss: null,
+          baselineEvalLoss: null,
+          tokensPerSec: null,
+          trainableParams: null,
+          prunedReason: null,
+          rankPattern: Prisma.DbNull,
+          startedAt: null,
+          finishedAt: null,
+        },
+      }),
+    ]);
+  }
+
+  listBySweep(sweepId: string, statuses?: RunStatus[]) {
+    return this.prisma.trial.findMany({
+      where: { sweepId, ...(statuses ? { status: { in: statuses } } : {}) },
+      orderBy: { index: 'asc' },
+      select: { id: true, status: true, sweepId: true, priority: true },
+    });
   }
 }

@@ -1,0 +1,185 @@
+// The sweep-pipeline repositories (LoRA-drop importance and plans, AdaLoRA rank budgets, trial
+// counts, leaderboard) against a real, freshly migrated Postgres schema.
+import { Test, TestingModule } from '@nestjs/testing';
+import { DbModule } from '../db.module';
+import { RunStatus } from '../generated/prisma/client';
+import { PrismaService } from '../prisma.service';
+import { createTestSchema, TestSchema } from '../testing';
+import { ImportanceRepository } from './importance.repository';
+import { MetricRepository } from './metric.repository';
+import { PlanRepository } from './plan.repository';
+import { RankBudgetRepository } from './rank-budget.repository';
+import { RepositoriesModule } from './repositories.module';
+import { SweepRepository } from './sweep.repository';
+import { TrialRepository } from './trial.repository';
+
+jest.setTimeout(60_000);
+
+describe('sweep pipeline repositories', () => {
+  let db: TestSchema;
+  let moduleRef: TestingModule;
+  let prisma: PrismaService;
+  let sweeps: SweepRepository;
+  let trials: TrialRepository;
+  let importance: ImportanceRepository;
+  let plans: PlanRepository;
+  let budgets: RankBudgetRepository;
+  let metrics: MetricRepository;
+  let baseModelId: string;
+  let datasetId: string;
+
+  beforeAll(async () => {
+    db = await createTestSchema();
+    moduleRef = await Test.createTestingModule({
+      imports: [DbModule.forRoot({ databaseUrl: db.connectionString, databaseSchema: db.schema }), RepositoriesModule],
+    }).compile();
+    await moduleRef.init();
+    prisma = moduleRef.get(PrismaService);
+    sweeps = moduleRef.get(SweepRepository);
+    trials = moduleRef.get(TrialRepository);
+    importance = moduleRef.get(ImportanceRepository);
+    plans = moduleRef.get(PlanRepository);
+    budgets = moduleRef.get(RankBudgetRepository);
+    metrics = moduleRef.get(MetricRepository);
+    baseModelId = (await prisma.baseModel.create({ data: { name: 'm', path: '/m', architecture: 'gpt2', config: {}, paramCount: 1 } })).id;
+    datasetId = (
+      await prisma.dataset.create({
+        data: { name: 'd', source: 'stdlib:moby-dick', format: 'text', validationFraction: 0.1, splitSeed: 0 },
+      })
+    ).id;
+  });
+  afterAll(async () => {
+    await moduleRef?.close();
+    await db?.drop();
+  });
+
+  const newSweep = (trialCount: number, extra: object = {}) =>
+    sweeps.createWithTrials({
+      name: 's',
+      baseModelId,
+      datasetId,
+      spec: {},
+      trials: Array.from({ length: trialCount }, (_, index) => ({ index, variant: 'lora', hyperparams: { r: 4 } })),
+      ...extra,
+    });
+
+  it('creates sweeps and trials with the defaults, or the given priority, limit, metric and kinds', async () => {
+    const plain = await newSweep(1);
+    expect(plain.sweep).toMatchObject({ priority: 0, maxConcurrent: null, metric: 'eval_loss', metricMode: 'min' });
+    expect(plain.trials[0]).toMatchObject({ kind: 'train', planId: null, priority: 0, prunedReason: null, rankPattern: null });
+
+    const s = await sweeps.createWithTrials({
+      name: 's2',
+      baseModelId,
+      datasetId,
+      spec: {},
+      priority: 5,
+      maxConcurrent: 2,
+      metric: 'best_eval_loss',
+      metricMode: 'min',
+      trials: [
+        { index: 0, variant: 'loradrop', hyperparams: {}, kind: 'probe', priority: 1 },
+        { index: 1, variant: 'loradrop', hyperparams: {} },
+      ],
+    });
+    expect(s.sweep).toMatchObject({ priority: 5, maxConcurrent: 2, metric: 'best_eval_loss' });
+    expect(s.trials.map((t) => [t.kind, t.priority])).toEqual([
+      ['probe', 1],
+      ['train', 5],
+    ]);
+  });
+
+  it('replaces a probe importance atomically and lists it by rank', async () => {
+    const {
+      trials: [probe],
+    } = await newSweep(1);
+    const rows = [
+      { module: 'h.0.attn.c_attn', score: 3, normalized: 0.6, rank: 1 },
+      { module: 'h.1.attn.c_attn', score: 2, normalized: 0.4, rank: 2 },
+    ];
+    expect(await importance.replaceForProbe(probe.id, rows)).toBe(2);
+    expect(await importance.replaceForProbe(probe.id, [{ ...rows[1], rank: 1, normalized: 1 }])).toBe(1);
+    expect((await importance.list(probe.id)).map((r) => [r.module, r.rank])).toEqual([['h.1.attn.c_attn', 1]]);
+    // A duplicate module rolls the whole replacement back: the previous rows survive.
+    await expect(importance.replaceForProbe(probe.id, [rows[0], rows[0]])).rejects.toMatchObject({ code: 'P2002' });
+    expect(await importance.list(probe.id)).toHaveLength(1);
+    expect(await importance.replaceForProbe(probe.id, [])).toBe(0);
+    expect(await importance.list(probe.id)).toEqual([]);
+  });
+
+  it('keeps several plans per probe; deleting a plan unlinks its trials; deleting the probe removes its plans', async () => {
+    const {
+      sweep,
+      trials: [probe, train],
+    } = await newSweep(2);
+    const p1 = await plans.create({ sweepId: sweep.id, probeTrialId: probe.id, threshold: 0.9, selected: ['a', 'b'] });
+    const p2 = await plans.create({ sweepId: sweep.id, probeTrialId: probe.id, topN: 1, selected: ['a'] });
+    expect(p1).toMatchObject({ threshold: 0.9, topN: null, selected: ['a', 'b'] });
+    expect((await plans.findById(p2.id))?.topN).toBe(1);
+    expect((await plans.listForProbe(probe.id)).map((p) => p.id)).toEqual([p1.id, p2.id]);
+    expect(await plans.listForSweep(sweep.id)).toHaveLength(2);
+
+    await trials.updateTrial(train.id, { planId: p1.id });
+    await prisma.loraDropPlan.delete({ where: { id: p1.id } });
+    expect((await trials.findById(train.id))?.planId).toBeNull();
+    await prisma.trial.delete({ where: { id: probe.id } });
+    expect(await plans.listForProbe(probe.id)).toEqual([]);
+  });
+
+  it('records rank budgets idempotently and returns them grouped by step', async () => {
+    const {
+      trials: [t],
+    } = await newSweep(1);
+    const row = (step: number, module: string, rank: number, budget: number) => ({ trialId: t.id, step, module, rank, budget });
+    expect(await budgets.insertMany([row(10, 'b', 8, 16), row(10, 'a', 8, 16), row(20, 'a', 6, 12)])).toBe(3);
+    expect(await budgets.insertMany([row(20, 'a', 6, 12), row(20, 'b', 6, 12)])).toBe(1);
+    expect(await budgets.insertMany([])).toBe(0);
+    expect(await budgets.history(t.id)).toEqual([
+      { step: 10, budget: 16, ranks: { a: 8, b: 8 } },
+      { step: 20, budget: 12, ranks: { a: 6, b: 6 } },
+    ]);
+  });
+
+  it('counts running trials and ranks train trials by the metric, nulls last', async () => {
+    const { sweep, trials: ts } = await newSweep(4);
+    await trials.updateTrial(ts[0].id, { status: RunStatus.running, finalEvalLoss: 2.0, bestEvalLoss: 1.9 });
+    await trials.updateTrial(ts[1].id, { status: RunStatus.running, finalEvalLoss: null, bestEvalLoss: 1.5 });
+    await trials.updateTrial(ts[2].id, { status: RunStatus.succeeded, finalEvalLoss: 1.8, bestEvalLoss: 1.8 });
+    await trials.updateTrial(ts[3].id, { kind: 'probe', finalEvalLoss: 0.1 });
+    expect(await trials.countRunning(sweep.id)).toBe(2);
+    expect((await sweeps.leaderboard(sweep.id)).map((t) => t.index)).toEqual([2, 0, 1]);
+    expect((await sweeps.leaderboard(sweep.id, 'best_eval_loss', 'min', 2)).map((t) => t.index)).toEqual([1, 2]);
+    expect((await sweeps.leaderboard(sweep.id, 'eval_loss', 'max')).map((t) => t.index)).toEqual([0, 2, 1]);
+    expect(() => sweeps.leaderboard(sweep.id, 'accuracy')).toThrow(/unknown leaderboard metric "accuracy"/);
+  });
+
+  it('reads the eval curves of a sweep per train trial', async () => {
+    const { sweep, trials: ts } = await newSweep(3);
+    await trials.updateTrial(ts[2].id, { kind: 'probe' });
+    const p = (trialId: string, step: number, value: number, split: 'train' | 'eval' = 'eval') => ({
+      trialId,
+      step,
+      split,
+      name: 'loss',
+      value,
+    });
+    await metrics.insertBatch([
+      p(ts[0].id, 10, 2.5),
+      p(ts[0].id, 0, 3),
+      p(ts[0].id, 10, 9, 'train'),
+      p(ts[1].id, 0, 3.1),
+      p(ts[2].id, 0, 1),
+    ]);
+    const curves = await metrics.curvesForSweep(sweep.id);
+    expect(curves.sort((a, b) => (a.trialId === ts[0].id ? -1 : b.trialId === ts[0].id ? 1 : 0))).toEqual([
+      {
+        trialId: ts[0].id,
+        points: [
+          { step: 0, value: 3 },
+          { step: 10, value: 2.5 },
+        ],
+      },
+      { trialId: ts[1].id, points: [{ step: 0, value: 3.1 }] },
+    ]);
+  });
+});
