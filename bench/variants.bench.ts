@@ -53,15 +53,30 @@ async function main(): Promise<void> {
     }>();
   const variants = (o.only ? o.only.split(',') : [...ALL_VARIANTS]) as VariantName[];
   const backend = await initBackend(o.backend);
-  const training = TrainingSchema.parse({ steps: o.steps, batchSize: o.batch, seqLen: o.seq, warmupSteps: Math.min(10, o.steps - 1), evalBatches: o.evalBatches, seed: 0 });
-  console.error(`backend ${backend.backend} (${backend.device}); ${o.steps} steps × ${o.batch} × ${o.seq} tokens, lr ${o.lr}, targets ${o.targets}`);
+  const training = TrainingSchema.parse({
+    steps: o.steps,
+    batchSize: o.batch,
+    seqLen: o.seq,
+    warmupSteps: Math.min(10, o.steps - 1),
+    evalBatches: o.evalBatches,
+    seed: 0,
+  });
+  console.error(
+    `backend ${backend.backend} (${backend.device}); ${o.steps} steps × ${o.batch} × ${o.seq} tokens, lr ${o.lr}, targets ${o.targets}`,
+  );
   const rows: Row[] = [];
   for (const variant of variants) {
     const { model, tokenizer } = await loadHfModel(o.model);
     const knobs = Object.fromEntries(Object.entries(knobAxes(variant, {})).map(([k, v]) => [k, (v as unknown[])[0]]));
     // Delta-LoRA's paper K is 500; scale it to the run so W does move within it.
     if (variant === 'deltalora') knobs.startStep = Math.floor(o.steps / 3);
-    if (variant === 'adalora') Object.assign(knobs, { targetR: Math.max(1, Math.floor(o.r / 2)), tinit: Math.floor(o.steps / 10), tfinal: Math.floor(o.steps / 5), deltaT: 5 });
+    if (variant === 'adalora')
+      Object.assign(knobs, {
+        targetR: Math.max(1, Math.floor(o.r / 2)),
+        tinit: Math.floor(o.steps / 10),
+        tfinal: Math.floor(o.steps / 5),
+        deltaT: 5,
+      });
     const hp: TrialHyperparams = {
       variant,
       r: variant === 'vera' ? o.veraR : o.r,
@@ -73,15 +88,35 @@ async function main(): Promise<void> {
       knobs,
       training,
     };
-    const data = await prepareTrialData({ datasetSource: 'stdlib:moby-dick', validationFraction: 0.1, splitSeed: 0, hyperparams: hp }, tokenizer);
+    const data = await prepareTrialData(
+      { datasetSource: 'stdlib:moby-dick', validationFraction: 0.1, splitSeed: 0, hyperparams: hp },
+      tokenizer,
+    );
     const t0 = performance.now();
     const selected = variant === 'loradrop' ? (await loraDropProbe(model, data, hp)).selected : undefined;
     const { variant: def, config } = resolveVariant(hp, { selected });
     const adapters = AdapterSet.attach(model, { variant: def, config, targetModules: hp.targetModules, seed: 0 });
     const before = await evaluate(model, data.validation, adapters, { seqLen: o.seq });
-    const r = await train({ model, adapters, batcher: data.batcher, steps: o.steps, lr: o.lr, warmupSteps: training.warmupSteps, schedule: 'cosine', clipNorm: 1, logEvery: o.steps });
+    const r = await train({
+      model,
+      adapters,
+      batcher: data.batcher,
+      steps: o.steps,
+      lr: o.lr,
+      warmupSteps: training.warmupSteps,
+      schedule: 'cosine',
+      clipNorm: 1,
+      logEvery: o.steps,
+    });
     const after = await evaluate(model, data.validation, adapters, { seqLen: o.seq });
-    rows.push({ variant, trainable: adapters.trainableParameterCount(), before, after, tokensPerSec: r.tokensPerSec, wallS: (performance.now() - t0) / 1000 });
+    rows.push({
+      variant,
+      trainable: adapters.trainableParameterCount(),
+      before,
+      after,
+      tokensPerSec: r.tokensPerSec,
+      wallS: (performance.now() - t0) / 1000,
+    });
     console.error(`${variant}: ${after.toFixed(4)} (${r.tokensPerSec.toFixed(0)} tok/s)`);
     adapters.dispose();
     model.dispose();

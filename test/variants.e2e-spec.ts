@@ -125,11 +125,22 @@ describe('all eight variants through the real stack', () => {
     expect(drop.importance.reduce((a: number, i: { normalized: number }) => a + i.normalized, 0)).toBeCloseTo(1, 6);
     const sorted = [...drop.importance].sort((a, b) => b.normalized - a.normalized).map((i) => i.module);
     expect(drop.selected).toEqual(sorted.slice(0, 2));
+    // The plan step's records, through the API: importance per module and the selection.
+    const imp = (await stack.http('GET', `/trials/${by.loradrop.id}/importance`)).data;
+    expect(imp.modules).toHaveLength(12);
+    expect(imp.modules.reduce((a: number, m: { normalized: number }) => a + m.normalized, 0)).toBeCloseTo(1, 6);
+    expect(imp.modules.map((m: { rank: number }) => m.rank)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(imp.plans).toHaveLength(1);
+    expect(imp.plans[0]).toMatchObject({ topN: 2, selected: drop.selected });
+
     const history = (await finalOf('adalora')).adalora.rankHistory as Array<{
       step: number;
       budget: number;
       ranks: Record<string, number>;
     }>;
+    const stored = (await stack.http('GET', `/trials/${by.adalora.id}/rank-budget`)).data;
+    expect(stored.history).toEqual(history.map((h) => ({ step: h.step, budget: h.budget, ranks: h.ranks })));
+    expect(Object.keys(stored.rankPattern)).toHaveLength(12);
     expect(history.length).toBeGreaterThan(0);
     const n = 12; // adapted modules
     const b0 = 8 * n;

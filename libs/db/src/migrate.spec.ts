@@ -55,7 +55,9 @@ describe('applyMigrations', () => {
     );
     expect(rows.map((r) => r.migration_name)).toEqual(names);
     for (const row of rows) {
-      const sha = createHash('sha256').update(readFileSync(join(migrationsDir, row.migration_name, 'migration.sql'))).digest('hex');
+      const sha = createHash('sha256')
+        .update(readFileSync(join(migrationsDir, row.migration_name, 'migration.sql')))
+        .digest('hex');
       expect(row.checksum).toBe(sha);
       expect(row.id).toMatch(/^[0-9a-f-]{36}$/);
       expect(row.finished_at).toBeInstanceOf(Date);
@@ -68,7 +70,14 @@ describe('applyMigrations', () => {
       [schema],
     );
     expect(cols.rows.map((c) => c.column_name)).toEqual([
-      'id', 'checksum', 'finished_at', 'migration_name', 'logs', 'rolled_back_at', 'started_at', 'applied_steps_count',
+      'id',
+      'checksum',
+      'finished_at',
+      'migration_name',
+      'logs',
+      'rolled_back_at',
+      'started_at',
+      'applied_steps_count',
     ]);
   });
 
@@ -89,13 +98,18 @@ describe('applyMigrations', () => {
     try {
       cpSync(migrationsDir, dir, { recursive: true });
       mkdirSync(join(dir, '99999999999999_broken'));
-      writeFileSync(join(dir, '99999999999999_broken', 'migration.sql'), 'CREATE TABLE "Half" ("id" TEXT);\nSELECT * FROM "NoSuchTable";\n');
+      writeFileSync(
+        join(dir, '99999999999999_broken', 'migration.sql'),
+        'CREATE TABLE "Half" ("id" TEXT);\nSELECT * FROM "NoSuchTable";\n',
+      );
       await expect(applyMigrations({ connectionString: BASE_URL, schema, migrationsDir: dir })).rejects.toThrow(
         /99999999999999_broken failed and was rolled back: .*NoSuchTable/,
       );
       const half = await client.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'Half'`, [schema]);
       expect(half.rowCount).toBe(0);
-      const rows = await client.query(`SELECT 1 FROM ${quoteIdent(schema)}._prisma_migrations WHERE migration_name = '99999999999999_broken'`);
+      const rows = await client.query(
+        `SELECT 1 FROM ${quoteIdent(schema)}._prisma_migrations WHERE migration_name = '99999999999999_broken'`,
+      );
       expect(rows.rowCount).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -110,7 +124,9 @@ describe('applyMigrations', () => {
         `INSERT INTO ${quoteIdent(other)}._prisma_migrations (id, checksum, migration_name) VALUES ($1, 'x', '99999999999999_failed')`,
         ['00000000-0000-4000-8000-000000000000'],
       );
-      await expect(applyMigrations({ connectionString: BASE_URL, schema: other })).rejects.toThrow(/99999999999999_failed started but never finished/);
+      await expect(applyMigrations({ connectionString: BASE_URL, schema: other })).rejects.toThrow(
+        /99999999999999_failed started but never finished/,
+      );
     } finally {
       await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(other)} CASCADE`);
     }

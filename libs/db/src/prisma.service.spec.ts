@@ -27,7 +27,13 @@ describe('PrismaService round trip', () => {
 
   it('writes and reads a sweep with its trial, attempt, metrics and checkpoint, then cascades', async () => {
     const baseModel = await prisma.baseModel.create({
-      data: { name: 'sotu-tiny', path: '/models/sotu-tiny', architecture: 'gpt2', config: { n_embd: 64, n_layer: 2 }, paramCount: 1_234_567 },
+      data: {
+        name: 'sotu-tiny',
+        path: '/models/sotu-tiny',
+        architecture: 'gpt2',
+        config: { n_embd: 64, n_layer: 2 },
+        paramCount: 1_234_567,
+      },
     });
     const dataset = await prisma.dataset.create({
       data: { name: 'moby', source: 'stdlib:moby-dick', format: 'text', validationFraction: 0.1, splitSeed: 7 },
@@ -41,17 +47,36 @@ describe('PrismaService round trip', () => {
     expect(Math.abs(sweep.createdAt.getTime() - Date.now())).toBeLessThan(60_000);
 
     // Idempotency-Key is unique: the second submission is a P2002 the API can map to "already exists".
-    const dup = prisma.sweep.create({ data: { name: 's1', baseModelId: baseModel.id, datasetId: dataset.id, spec: {}, idempotencyKey: 'key-1' } });
+    const dup = prisma.sweep.create({
+      data: { name: 's1', baseModelId: baseModel.id, datasetId: dataset.id, spec: {}, idempotencyKey: 'key-1' },
+    });
     await expect(dup).rejects.toMatchObject({ code: 'P2002' });
     await expect(dup).rejects.toBeInstanceOf(Prisma.PrismaClientKnownRequestError);
 
     const startedAt = new Date('2026-11-23T01:02:03.456Z');
     const trial = await prisma.trial.create({
-      data: { sweepId: sweep.id, index: 0, variant: 'lora', hyperparams: { r: 8, alpha: 16, lr: 3e-4 }, status: RunStatus.running, startedAt },
+      data: {
+        sweepId: sweep.id,
+        index: 0,
+        variant: 'lora',
+        hyperparams: { r: 8, alpha: 16, lr: 3e-4 },
+        status: RunStatus.running,
+        startedAt,
+      },
     });
-    const worker = await prisma.worker.create({ data: { id: 'host-a:123:abcd', host: 'host-a', pid: 123, slots: 1, backend: 'wasm', device: 'cpu' } });
+    const worker = await prisma.worker.create({
+      data: { id: 'host-a:123:abcd', host: 'host-a', pid: 123, slots: 1, backend: 'wasm', device: 'cpu' },
+    });
     const attempt = await prisma.attempt.create({
-      data: { trialId: trial.id, number: 1, status: RunStatus.running, jobId: 'job-1', workerId: worker.id, backend: 'wasm', device: 'cpu' },
+      data: {
+        trialId: trial.id,
+        number: 1,
+        status: RunStatus.running,
+        jobId: 'job-1',
+        workerId: worker.id,
+        backend: 'wasm',
+        device: 'cpu',
+      },
     });
 
     const points = (steps: number[]) =>
@@ -66,8 +91,16 @@ describe('PrismaService round trip', () => {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     await prisma.checkpoint.create({
       data: {
-        trialId: trial.id, attemptId: attempt.id, step: 3, format: 'peft-lora', bytes, sizeBytes: bytes.length, sha256,
-        adapterConfig: { r: 8, lora_alpha: 16, target_modules: ['c_attn'] }, metrics: { evalLoss: 0.3 }, isFinal: true,
+        trialId: trial.id,
+        attemptId: attempt.id,
+        step: 3,
+        format: 'peft-lora',
+        bytes,
+        sizeBytes: bytes.length,
+        sha256,
+        adapterConfig: { r: 8, lora_alpha: 16, target_modules: ['c_attn'] },
+        metrics: { evalLoss: 0.3 },
+        isFinal: true,
       },
     });
 
@@ -126,7 +159,9 @@ describe('PrismaService round trip', () => {
   it('createPrismaClient talks to the same schema', async () => {
     const client = createPrismaClient({ databaseUrl: db.connectionString.split('?')[0], databaseSchema: db.schema });
     try {
-      await client.dataset.create({ data: { name: 'sotu', source: 'stdlib:sotu', format: 'text', validationFraction: 0.05, splitSeed: 1 } });
+      await client.dataset.create({
+        data: { name: 'sotu', source: 'stdlib:sotu', format: 'text', validationFraction: 0.05, splitSeed: 1 },
+      });
       expect(await prisma.dataset.findUnique({ where: { name: 'sotu' } })).toMatchObject({ source: 'stdlib:sotu' });
       const [{ search_path }] = await client.$queryRaw<{ search_path: string }[]>`SHOW search_path`;
       expect(search_path.replace(/"/g, '')).toBe(db.schema);

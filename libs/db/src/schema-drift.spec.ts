@@ -49,7 +49,9 @@ describe('the migrated database matches the schema models', () => {
       await client.query('ALTER TABLE "Attempt" ALTER COLUMN "jobId" SET NOT NULL');
       await client.query('DROP INDEX "MetricPoint_trialId_split_name_step_key"');
       await client.query('ALTER TABLE "Trial" DROP CONSTRAINT "Trial_sweepId_fkey"');
-      await client.query(`ALTER TABLE "Trial" ADD CONSTRAINT "Trial_sweepId_fkey" FOREIGN KEY ("sweepId") REFERENCES "Sweep"("id") ON DELETE RESTRICT ON UPDATE CASCADE`);
+      await client.query(
+        `ALTER TABLE "Trial" ADD CONSTRAINT "Trial_sweepId_fkey" FOREIGN KEY ("sweepId") REFERENCES "Sweep"("id") ON DELETE RESTRICT ON UPDATE CASCADE`,
+      );
       await client.query(`ALTER TYPE "RunStatus" ADD VALUE 'paused'`);
       const problems = await diffDatabaseAgainstModels(client, db.schema, dm);
       expect(problems).toEqual(

@@ -157,7 +157,8 @@ export async function diffDatabaseAgainstModels(client: ClientBase, schema: stri
   ).rows.map((r) => r.table_name);
   const expectedTables = new Set(dm.models.map(tableOf));
   for (const t of expectedTables) if (!tables.includes(t)) problems.push(`table ${t}: missing in the database`);
-  for (const t of tables) if (t !== '_prisma_migrations' && !expectedTables.has(t)) problems.push(`table ${t}: in the database but no model`);
+  for (const t of tables)
+    if (t !== '_prisma_migrations' && !expectedTables.has(t)) problems.push(`table ${t}: in the database but no model`);
 
   // Enums
   const enumRows = (
@@ -174,7 +175,8 @@ export async function diffDatabaseAgainstModels(client: ClientBase, schema: stri
     const want = e.values.map((v) => v.dbName ?? v.name);
     const got = dbEnums.get(name);
     if (!got) problems.push(`enum ${name}: missing in the database`);
-    else if (got.join(',') !== want.join(',')) problems.push(`enum ${name}: database has (${got.join(', ')}), schema has (${want.join(', ')})`);
+    else if (got.join(',') !== want.join(','))
+      problems.push(`enum ${name}: database has (${got.join(', ')}), schema has (${want.join(', ')})`);
     dbEnums.delete(name);
   }
   for (const name of dbEnums.keys()) problems.push(`enum ${name}: in the database but not in the schema`);
@@ -210,7 +212,10 @@ export async function diffDatabaseAgainstModels(client: ClientBase, schema: stri
       }
       dbCols.delete(col);
       const nullable = db.is_nullable === 'YES';
-      if (nullable !== !field.isRequired) problems.push(`column ${where}: ${nullable ? 'NULL' : 'NOT NULL'} in the database, ${field.isRequired ? 'required' : 'optional'} in the schema`);
+      if (nullable !== !field.isRequired)
+        problems.push(
+          `column ${where}: ${nullable ? 'NULL' : 'NOT NULL'} in the database, ${field.isRequired ? 'required' : 'optional'} in the schema`,
+        );
       const { udt, precision } = expectedUdt(field, enums);
       if (db.udt_name !== udt) problems.push(`column ${where}: type ${db.udt_name} in the database, ${udt} expected`);
       if (field.kind === 'enum' && db.data_type !== 'USER-DEFINED') problems.push(`column ${where}: not an enum column`);
@@ -221,12 +226,16 @@ export async function diffDatabaseAgainstModels(client: ClientBase, schema: stri
       const fnName = def && typeof def === 'object' && !Array.isArray(def) ? def.name : undefined;
       const wantsDbDefault = field.hasDefaultValue && !(fnName && CLIENT_SIDE_DEFAULTS.has(fnName));
       if (wantsDbDefault && db.column_default === null) problems.push(`column ${where}: no DEFAULT in the database, the schema has one`);
-      if (!wantsDbDefault && db.column_default !== null) problems.push(`column ${where}: DEFAULT ${db.column_default} in the database, none in the schema`);
-      if (fnName === 'autoincrement' && !String(db.column_default).startsWith('nextval(')) problems.push(`column ${where}: not autoincrement`);
-      if (fnName === 'now' && !/CURRENT_TIMESTAMP|now\(\)/i.test(String(db.column_default))) problems.push(`column ${where}: default is not now()`);
+      if (!wantsDbDefault && db.column_default !== null)
+        problems.push(`column ${where}: DEFAULT ${db.column_default} in the database, none in the schema`);
+      if (fnName === 'autoincrement' && !String(db.column_default).startsWith('nextval('))
+        problems.push(`column ${where}: not autoincrement`);
+      if (fnName === 'now' && !/CURRENT_TIMESTAMP|now\(\)/i.test(String(db.column_default)))
+        problems.push(`column ${where}: default is not now()`);
       if (def !== undefined && (typeof def !== 'object' || Array.isArray(def))) {
         const literal = String(def);
-        if (!String(db.column_default).includes(literal)) problems.push(`column ${where}: DEFAULT ${db.column_default} in the database, ${literal} in the schema`);
+        if (!String(db.column_default).includes(literal))
+          problems.push(`column ${where}: DEFAULT ${db.column_default} in the database, ${literal} in the schema`);
       }
     }
     for (const col of dbCols.keys()) problems.push(`column ${table}.${col}: in the database but not in model ${model.name}`);
@@ -271,13 +280,22 @@ export async function diffDatabaseAgainstModels(client: ClientBase, schema: stri
       continue;
     }
     const [found] = remaining.splice(at, 1);
-    if (name.length <= 63 && found.name !== name) problems.push(`${describe(want)}: named ${found.name} in the database, Prisma expects ${name}`);
+    if (name.length <= 63 && found.name !== name)
+      problems.push(`${describe(want)}: named ${found.name} in the database, Prisma expects ${name}`);
   }
   for (const r of remaining) problems.push(`${describe(r)} (${r.name}): in the database but not in the schema`);
 
   // Foreign keys
   const fkRows = (
-    await client.query<{ name: string; table: string; columns: string[]; ref_table: string; ref_columns: string[]; on_delete: string; on_update: string }>(
+    await client.query<{
+      name: string;
+      table: string;
+      columns: string[];
+      ref_table: string;
+      ref_columns: string[];
+      on_delete: string;
+      on_update: string;
+    }>(
       `SELECT c.conname AS name, t.relname AS "table", rt.relname AS ref_table,
               c.confdeltype AS on_delete, c.confupdtype AS on_update,
               (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
@@ -300,7 +318,9 @@ export async function diffDatabaseAgainstModels(client: ClientBase, schema: stri
       if (!target) continue;
       const table = tableOf(model);
       const columns = field.relationFromFields.map((n) => columnOf(model.fields.find((f) => f.name === n) ?? ({ name: n } as DmmfField)));
-      const refColumns = (field.relationToFields ?? []).map((n) => columnOf(target.fields.find((f) => f.name === n) ?? ({ name: n } as DmmfField)));
+      const refColumns = (field.relationToFields ?? []).map((n) =>
+        columnOf(target.fields.find((f) => f.name === n) ?? ({ name: n } as DmmfField)),
+      );
       const onDelete = field.relationOnDelete ?? (field.isRequired ? 'Restrict' : 'SetNull');
       const onUpdate = field.relationOnUpdate ?? 'Cascade';
       const label = `foreign key ${table}(${columns.join(', ')}) -> ${tableOf(target)}(${refColumns.join(', ')})`;
@@ -313,13 +333,16 @@ export async function diffDatabaseAgainstModels(client: ClientBase, schema: stri
       if (fk.ref_table !== tableOf(target) || fk.ref_columns.join(',') !== refColumns.join(',')) {
         problems.push(`${label}: references ${fk.ref_table}(${fk.ref_columns.join(', ')}) in the database`);
       }
-      if (FK_ACTION[fk.on_delete] !== onDelete) problems.push(`${label}: ON DELETE ${FK_ACTION[fk.on_delete]} in the database, ${onDelete} in the schema`);
-      if (FK_ACTION[fk.on_update] !== onUpdate) problems.push(`${label}: ON UPDATE ${FK_ACTION[fk.on_update]} in the database, ${onUpdate} in the schema`);
+      if (FK_ACTION[fk.on_delete] !== onDelete)
+        problems.push(`${label}: ON DELETE ${FK_ACTION[fk.on_delete]} in the database, ${onDelete} in the schema`);
+      if (FK_ACTION[fk.on_update] !== onUpdate)
+        problems.push(`${label}: ON UPDATE ${FK_ACTION[fk.on_update]} in the database, ${onUpdate} in the schema`);
       const name = `${table}_${columns.join('_')}_fkey`;
       if (name.length <= 63 && fk.name !== name) problems.push(`${label}: named ${fk.name} in the database, Prisma expects ${name}`);
     }
   }
-  for (const fk of fks) problems.push(`foreign key ${fk.table}(${fk.columns.join(', ')}) (${fk.name}): in the database but not in the schema`);
+  for (const fk of fks)
+    problems.push(`foreign key ${fk.table}(${fk.columns.join(', ')}) (${fk.name}): in the database but not in the schema`);
 
   return problems;
 }

@@ -1,8 +1,16 @@
 // The one producer of train jobs. Callers hand it trials; it owns BullMQ job naming and options.
 import { InjectQueue } from '@nestjs/bullmq';
-import { Inject, Injectable } from '@nestjs/common';
+import { ConflictException, Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@lora/config';
-import { cancelChannel, JobName, QueueName, TRAIN_JOB_DEFAULTS, trainJobId, type CancelMessage, type TrainTrialJobData } from '@lora/contracts';
+import {
+  cancelChannel,
+  JobName,
+  QueueName,
+  TRAIN_JOB_DEFAULTS,
+  trainJobId,
+  type CancelMessage,
+  type TrainTrialJobData,
+} from '@lora/contracts';
 import type { Queue } from 'bullmq';
 
 @Injectable()
@@ -38,12 +46,22 @@ export class TrainQueueService {
     return client.publish(cancelChannel(this.config.redis.prefix), JSON.stringify(message));
   }
 
+  /** Refuses (409) while the trial's job is still active on a worker. */
+  async assertNotActive(trialId: string): Promise<void> {
+    const job = await this.queue.getJob(trainJobId(trialId));
+    if (job && (await job.getState()) === 'active') {
+      throw new ConflictException(`trial ${trialId} is still stopping on its worker (job active); retry in a few seconds`);
+    }
+  }
+
   /** Enqueues a fresh job for a trial that ran before (its old job, finished, is replaced). */
   async requeue(sweepId: string, trialId: string, priority?: number): Promise<void> {
     const old = await this.queue.getJob(trainJobId(trialId));
     if (old) {
       const state = await old.getState();
-      if (state === 'active') throw new Error(`trial ${trialId} is still running; cancel it first`);
+      if (state === 'active') {
+        throw new ConflictException(`trial ${trialId} is still stopping on its worker (job active); retry in a few seconds`);
+      }
       await old.remove();
     }
     await this.enqueueTrials(sweepId, [trialId], priority);

@@ -48,6 +48,7 @@ export class TrialControlService {
     if (!RERUNNABLE.includes(t.status)) {
       throw new ConflictException(`trial ${id} is ${t.status}; only finished trials (${RERUNNABLE.join(', ')}) can be rerun`);
     }
+    await this.queue.assertNotActive(id);
     await this.trials.resetForRerun(id);
     await this.queue.requeue(t.sweepId, id, t.priority || undefined);
     await this.sweeps.refreshStatus(t.sweepId);
@@ -59,6 +60,7 @@ export class TrialControlService {
     const s = await this.sweeps.findById(sweepId);
     if (!s) throw new NotFoundException(`sweep ${sweepId} not found`);
     const rows = await this.trials.listBySweep(sweepId, [RunStatus.failed, RunStatus.cancelled]);
+    for (const t of rows) await this.queue.assertNotActive(t.id);
     for (const t of rows) {
       await this.trials.resetForRerun(t.id);
       await this.queue.requeue(sweepId, t.id, t.priority || undefined);

@@ -1,7 +1,14 @@
 // GET /trials/:id, its metrics and checkpoints.
 import { Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CheckpointRepository, MetricRepository, TrialRepository } from '@lora/db';
+import {
+  CheckpointRepository,
+  ImportanceRepository,
+  MetricRepository,
+  PlanRepository,
+  RankBudgetRepository,
+  TrialRepository,
+} from '@lora/db';
 import { z } from 'zod';
 import { UuidPipe } from '../common/params';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
@@ -24,7 +31,28 @@ export class TrialsController {
     private readonly metrics: MetricRepository,
     private readonly checkpoints: CheckpointRepository,
     private readonly control: TrialControlService,
+    private readonly importance: ImportanceRepository,
+    private readonly plans: PlanRepository,
+    private readonly rankBudgets: RankBudgetRepository,
   ) {}
+
+  @Get(':id/importance')
+  @ApiOperation({
+    summary:
+      "LoRA-drop: the probe's importance per module (normalised to sum 1, rank 1 = most important) and the plans (selections) made from it",
+  })
+  async getImportance(@Param('id', UuidPipe) id: string) {
+    await this.mustExist(id);
+    const [modules, plans] = await Promise.all([this.importance.list(id), this.plans.listForProbe(id)]);
+    return { modules, plans };
+  }
+
+  @Get(':id/rank-budget')
+  @ApiOperation({ summary: "AdaLoRA: each budget step's total budget and per-module rank, and the final rank pattern" })
+  async getRankBudget(@Param('id', UuidPipe) id: string) {
+    const trial = await this.mustExist(id);
+    return { history: await this.rankBudgets.history(id), rankPattern: trial.rankPattern };
+  }
 
   @Post(':id/cancel')
   @HttpCode(202)

@@ -4,5 +4,10 @@ import { QueueModule } from '../queue/queue.module';
 import { TrialControlService } from './trial-control.service';
 import { TrialsController } from './trials.controller';
 
-@Module({ imports: [RepositoriesModule, QueueModule], controllers: [TrialsController], providers: [TrialControlService], exports: [TrialControlService] })
+@Module({
+  imports: [RepositoriesModule, QueueModule],
+  controllers: [TrialsController],
+  providers: [TrialControlService],
+  exports: [TrialControlService],
+})
 export class TrialsModule {}

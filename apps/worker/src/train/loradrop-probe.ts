@@ -34,9 +34,14 @@ export async function loraDropProbe(model: Gpt2Model, data: TrialData, hp: Trial
     const batches = validationBatches(sample, { batchSize: t.batchSize, seqLen: t.seqLen, maxBatches: t.evalBatches });
     const importance = await computeImportance(model, probe, batches, { seqLen: t.seqLen });
     const selected = selectImportantModules(importance, k.topN !== undefined ? { topN: k.topN } : { threshold: k.threshold ?? 0.9 });
-    return { importance, selected, probeSteps: k.probeSteps ?? 50, probeTokens: sample.length, trainableParams: probe.trainableParameterCount() };
+    return {
+      importance,
+      selected,
+      probeSteps: k.probeSteps ?? 50,
+      probeTokens: sample.length,
+      trainableParams: probe.trainableParameterCount(),
+    };
   } finally {
     probe.dispose();
   }
 }
-

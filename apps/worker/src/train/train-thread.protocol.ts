@@ -35,6 +35,7 @@ export type TrainThreadMessage =
       /** Eval loss and variant records (LoRA-drop importance and selection, AdaLoRA rank history). */
       metrics: Record<string, unknown>;
     }
+  | { type: 'ranks'; records: Array<{ step: number; budget: number; ranks: Record<string, number> }> }
   | { type: 'probe'; importance: Array<{ module: string; score: number; normalized: number }>; selected: string[]; trainableParams: number }
   | { type: 'done'; steps: number; finalTrainLoss: number; finalEvalLoss: number; tokensPerSec: number; wallMs: number }
   | { type: 'error'; message: string; stack?: string; unrecoverable: boolean };

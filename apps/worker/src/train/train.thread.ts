@@ -67,6 +67,15 @@ async function main(): Promise<void> {
     validationTokens: data.validationTokens.length,
   });
 
+  // AdaLoRA: stream each budget step's ranks to the parent as they happen (the rank-budget history).
+  let ranksSent = 0;
+  const sendNewRanks = () => {
+    if (hp.variant !== 'adalora') return;
+    const history = adaloraAllocator(adapters).rankHistory();
+    if (history.length > ranksSent) post({ type: 'ranks', records: history.slice(ranksSent) });
+    ranksSent = history.length;
+  };
+
   let lastEval: number | undefined;
   const result = await train(
     {
@@ -88,12 +97,16 @@ async function main(): Promise<void> {
       signal: abort.signal,
     },
     {
-      onLog: (e) => post({ type: 'log', step: e.step, loss: e.loss, lr: e.lr, tokensPerSec: e.tokensPerSec }),
+      onLog: (e) => {
+        post({ type: 'log', step: e.step, loss: e.loss, lr: e.lr, tokensPerSec: e.tokensPerSec });
+        sendNewRanks();
+      },
       onEval: (e) => {
         lastEval = e.evalLoss;
         post({ type: 'eval', step: e.step, evalLoss: e.evalLoss });
       },
       onCheckpoint: async (e) => {
+        sendNewRanks();
         const peft = await adapters.exportPeft();
         const bytes = peft.safetensors;
         post(

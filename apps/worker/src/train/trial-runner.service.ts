@@ -3,7 +3,17 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@lora/config';
 import type { TrialHyperparams } from '@lora/contracts';
-import { CheckpointRepository, MetricRepository, Prisma, RunStatus, SweepRepository, TrialRepository } from '@lora/db';
+import {
+  CheckpointRepository,
+  ImportanceRepository,
+  MetricRepository,
+  PlanRepository,
+  Prisma,
+  RankBudgetRepository,
+  RunStatus,
+  SweepRepository,
+  TrialRepository,
+} from '@lora/db';
 import { resolveModelPath } from '@lora/orchestration';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
@@ -40,6 +50,9 @@ export class TrialRunner {
     private readonly sweeps: SweepRepository,
     private readonly metrics: MetricRepository,
     private readonly checkpoints: CheckpointRepository,
+    private readonly importance: ImportanceRepository,
+    private readonly plans: PlanRepository,
+    private readonly rankBudgets: RankBudgetRepository,
     private readonly heartbeat: HeartbeatService,
     @Inject(WORKER_IDENTITY) private readonly me: WorkerIdentity,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -125,11 +138,37 @@ export class TrialRunner {
             isFinal: m.isFinal,
           });
           await this.trials.updateAttempt(attempt.id, { lastStep: m.step });
+          if (m.isFinal && m.adapterConfig.rank_pattern && Object.keys(m.adapterConfig.rank_pattern as object).length > 0) {
+            await this.trials.updateTrial(trialId, { rankPattern: m.adapterConfig.rank_pattern as Prisma.InputJsonValue });
+          }
           this.log.log({ ...bindings, step: m.step, bytes: m.safetensors.byteLength, sha256 }, 'checkpoint stored');
           break;
         }
-        case 'probe':
-          this.log.log({ ...bindings, selected: m.selected, importance: m.importance }, 'LoRA-drop probe selected modules');
+        case 'probe': {
+          // The in-trial probe: this trial is its own probe; its importance and plan are stored.
+          const order = [...m.importance].sort((a, b) => b.normalized - a.normalized).map((i) => i.module);
+          await this.importance.replaceForProbe(
+            trialId,
+            m.importance.map((i) => ({ module: i.module, score: i.score, normalized: i.normalized, rank: order.indexOf(i.module) + 1 })),
+          );
+          const k = hp.knobs as { threshold?: number; topN?: number };
+          const plan = await this.plans.create({
+            sweepId: sweep.id,
+            probeTrialId: trialId,
+            threshold: k.topN === undefined ? (k.threshold ?? 0.9) : null,
+            topN: k.topN ?? null,
+            selected: m.selected,
+          });
+          await this.trials.updateTrial(trialId, { planId: plan.id });
+          this.log.log({ ...bindings, selected: m.selected, planId: plan.id }, 'LoRA-drop probe selected modules');
+          break;
+        }
+        case 'ranks':
+          await this.rankBudgets.insertMany(
+            m.records.flatMap((r) =>
+              Object.entries(r.ranks).map(([module, rank]) => ({ trialId, step: r.step, module, rank, budget: r.budget })),
+            ),
+          );
           break;
         case 'done':
           result = m;
@@ -152,7 +191,10 @@ export class TrialRunner {
         { lastStep: r.steps },
       );
       await ctx.progress({ step: r.steps, steps: hp.training.steps, evalLoss: r.finalEvalLoss, done: true });
-      this.log.log({ ...bindings, status, finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec, wallMs: r.wallMs }, `attempt ${status}`);
+      this.log.log(
+        { ...bindings, status, finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec, wallMs: r.wallMs },
+        `attempt ${status}`,
+      );
       return { finalEvalLoss: r.finalEvalLoss };
     } catch (e) {
       await buffer.close().catch(() => undefined);
