@@ -100,4 +100,36 @@ describe('cancel and rerun (real stack)', () => {
     // A trial still queued or running cannot be rerun; an unknown one is a 404.
     expect((await stack.http('POST', `/trials/00000000-0000-4000-8000-000000000000/rerun`)).status).toBe(404);
   });
+
+  it('prunes a clearly worse trial by the median stopping rule, with the reason', async () => {
+    const steps = 40;
+    const spec = {
+      name: 'e2e early stopping',
+      baseModel: 'sotu-gpt2-small',
+      dataset: 'moby-dick',
+      variants: ['lora'],
+      // Trials run in order on the one worker slot: two sane learning rates, then one that wrecks the model.
+      searchSpace: { r: [4], lr: [1e-3, 2e-3, 0.3] },
+      training: { steps, batchSize: 4, seqLen: 32, evalEvery: 10, evalBatches: 2, logEvery: 1 },
+      earlyStopping: { rule: 'median', graceSteps: 0, minTrials: 2 },
+    };
+    const sweep = (await stack.http('POST', '/sweeps', spec)).data;
+    const done = await waitFor(
+      'the sweep to finish',
+      async () => {
+        const s = (await stack.http('GET', `/sweeps/${sweep.id}`)).data;
+        return s.progress.done === 3 ? s : null;
+      },
+      5 * 60_000,
+      500,
+    );
+    const [good1, good2, bad] = done.trials;
+    expect([good1.status, good2.status]).toEqual(['succeeded', 'succeeded']);
+    expect(bad.status).toBe('pruned');
+    expect(bad.prunedReason).toMatch(/median rule at step 10/);
+    expect(done.status).toBe('succeeded');
+    const badSteps = await trainSteps(bad.id);
+    expect(badSteps[badSteps.length - 1]).toBeLessThan(steps);
+    expect((await stack.http('GET', `/trials/${bad.id}`)).data.attempts.map((a: { status: string }) => a.status)).toEqual(['pruned']);
+  });
 });

@@ -12,6 +12,8 @@ export interface TrainThreadInput {
   splitSeed: number;
   hyperparams: TrialHyperparams;
   backend: 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
+  /** Early stopping is on: after each eval the thread waits for the parent's verdict. */
+  awaitVerdict: boolean;
 }
 
 export type TrainThreadMessage =
@@ -40,4 +42,4 @@ export type TrainThreadMessage =
   | { type: 'done'; steps: number; finalTrainLoss: number; finalEvalLoss: number; tokensPerSec: number; wallMs: number }
   | { type: 'error'; message: string; stack?: string; unrecoverable: boolean };
 
-export type TrainThreadCommand = { type: 'abort'; reason: string };
+export type TrainThreadCommand = { type: 'abort'; reason: string } | { type: 'verdict'; step: number; stop: boolean; reason?: string };

@@ -12,8 +12,10 @@ import { resolveVariant } from './variant-config';
 const port = parentPort!;
 const input = workerData as TrainThreadInput;
 const abort = new AbortController();
+let verdict: ((c: Extract<TrainThreadCommand, { type: 'verdict' }>) => void) | null = null;
 port.on('message', (c: TrainThreadCommand) => {
   if (c.type === 'abort') abort.abort(c.reason);
+  if (c.type === 'verdict') verdict?.(c);
 });
 const post = (m: TrainThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
@@ -101,9 +103,15 @@ async function main(): Promise<void> {
         post({ type: 'log', step: e.step, loss: e.loss, lr: e.lr, tokensPerSec: e.tokensPerSec });
         sendNewRanks();
       },
-      onEval: (e) => {
+      onEval: async (e) => {
         lastEval = e.evalLoss;
         post({ type: 'eval', step: e.step, evalLoss: e.evalLoss });
+        if (input.awaitVerdict && e.step < t.steps) {
+          // Early stopping judges every eval against the sweep before training goes on.
+          const v = await new Promise<Extract<TrainThreadCommand, { type: 'verdict' }>>((resolve) => (verdict = resolve));
+          verdict = null;
+          if (v.stop) abort.abort(v.reason ?? 'pruned');
+        }
       },
       onCheckpoint: async (e) => {
         sendNewRanks();

@@ -2,7 +2,7 @@
 // metrics/checkpoints into Postgres and its progress into the BullMQ job, and closes the attempt.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@lora/config';
-import type { TrialHyperparams } from '@lora/contracts';
+import type { SweepSpec, TrialHyperparams } from '@lora/contracts';
 import {
   CheckpointRepository,
   ImportanceRepository,
@@ -14,14 +14,14 @@ import {
   SweepRepository,
   TrialRepository,
 } from '@lora/db';
-import { resolveModelPath } from '@lora/orchestration';
+import { decide, resolveModelPath } from '@lora/orchestration';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
 import { HeartbeatService } from '../fleet/heartbeat.service';
 import { WORKER_IDENTITY, type WorkerIdentity } from '../fleet/worker-identity';
 import { MetricBuffer } from './metric-buffer';
-import type { TrainThreadInput, TrainThreadMessage } from './train-thread.protocol';
+import type { TrainThreadCommand, TrainThreadInput, TrainThreadMessage } from './train-thread.protocol';
 
 export interface RunContext {
   jobId: string;
@@ -43,7 +43,7 @@ const CANCEL_GRACE_MS = 5000;
 export class TrialRunner {
   private readonly log = new Logger(TrialRunner.name);
   /** Abort functions of the trials this worker runs now, by trial id. */
-  private readonly active = new Map<string, (reason: string) => void>();
+  private readonly active = new Map<string, (reason: string, kind: 'cancel' | 'prune') => void>();
 
   constructor(
     private readonly trials: TrialRepository,
@@ -91,11 +91,17 @@ export class TrialRunner {
       splitSeed: sweep.dataset.splitSeed,
       hyperparams: hp,
       backend: this.config.worker.backend,
+      awaitVerdict: Boolean((sweep.spec as unknown as SweepSpec).earlyStopping),
     };
     const buffer = new MetricBuffer(this.metrics, this.config.metricsFlushMs);
     const point = (step: number, split: 'train' | 'eval', name: string, value: number) =>
       buffer.push({ trialId, attemptId: attempt.id, step, split, name, value });
     let lastProgress = 0;
+    // Early stopping: the sweep's rule is applied at every eval against the sweep's other trials.
+    const rule = (sweep.spec as unknown as SweepSpec).earlyStopping;
+    const curve: Array<{ step: number; value: number }> = [];
+    let prunedReason: string | null = null;
+    let send: ((c: TrainThreadCommand) => void) | null = null;
     let result: Extract<TrainThreadMessage, { type: 'done' }> | null = null;
 
     const onMessage = async (m: TrainThreadMessage): Promise<void> => {
@@ -104,6 +110,7 @@ export class TrialRunner {
           await this.trials.updateAttempt(attempt.id, { backend: m.backend, device: m.device });
           await this.trials.updateTrial(trialId, { trainableParams: m.trainableParams, baselineEvalLoss: m.baselineEvalLoss });
           point(0, 'eval', 'loss', m.baselineEvalLoss);
+          curve.push({ step: 0, value: m.baselineEvalLoss });
           this.log.log(
             { ...bindings, backend: m.backend, device: m.device, trainableParams: m.trainableParams, baselineEvalLoss: m.baselineEvalLoss },
             'training started',
@@ -120,10 +127,21 @@ export class TrialRunner {
           }
           break;
         }
-        case 'eval':
+        case 'eval': {
           point(m.step, 'eval', 'loss', m.evalLoss);
           this.log.log({ ...bindings, step: m.step, evalLoss: m.evalLoss }, 'eval');
+          curve.push({ step: m.step, value: m.evalLoss });
+          if (rule && m.step < hp.training.steps) {
+            const others = (await this.metrics.curvesForSweep(sweep.id)).filter((c) => c.trialId !== trialId).map((c) => c.points);
+            const d = decide(rule, curve, others, m.step, sweep.metricMode === 'max' ? 'max' : 'min');
+            if (d.prune) {
+              prunedReason = d.reason ?? `${rule.rule} rule at step ${m.step}`;
+              this.log.log({ ...bindings, step: m.step, reason: prunedReason }, 'pruned by early stopping');
+            }
+            send?.({ type: 'verdict', step: m.step, stop: d.prune, reason: prunedReason ?? undefined });
+          }
           break;
+        }
         case 'checkpoint': {
           const sha256 = createHash('sha256').update(m.safetensors).digest('hex');
           await this.checkpoints.create({
@@ -179,15 +197,20 @@ export class TrialRunner {
     };
 
     try {
-      await this.runThread(input, onMessage, (abort) => this.active.set(trialId, abort));
+      await this.runThread(
+        input,
+        onMessage,
+        (abort) => this.active.set(trialId, abort),
+        (post) => (send = post),
+      );
       await buffer.close();
       const r = result as Extract<TrainThreadMessage, { type: 'done' }> | null;
       if (!r) throw new Error('training thread exited without a result');
       const status = await this.trials.finish(
         trialId,
         attempt.id,
-        RunStatus.succeeded,
-        { finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec },
+        prunedReason ? RunStatus.pruned : RunStatus.succeeded,
+        { finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec, prunedReason },
         { lastStep: r.steps },
       );
       await ctx.progress({ step: r.steps, steps: hp.training.steps, evalLoss: r.finalEvalLoss, done: true });
@@ -227,7 +250,7 @@ export class TrialRunner {
     const f = this.active.get(trialId);
     if (!f) return false;
     this.log.log({ trialId, reason }, 'aborting trial');
-    f(reason);
+    f(reason, 'cancel');
     return true;
   }
 
@@ -238,15 +261,20 @@ export class TrialRunner {
   private runThread(
     input: TrainThreadInput,
     onMessage: (m: TrainThreadMessage) => Promise<void>,
-    registerAbort: (abort: (reason: string) => void) => void,
+    registerAbort: (abort: (reason: string, kind: 'cancel' | 'prune') => void) => void,
+    registerSend: (send: (c: TrainThreadCommand) => void) => void,
   ): Promise<void> {
     return new Promise((resolve, reject) => {
       const thread = new Thread(path.join(__dirname, 'train.thread.js'), { workerData: input });
-      registerAbort((reason) => {
-        // Ask the loop to stop between steps; terminate if it does not within the grace period.
+      registerSend((c) => thread.postMessage(c));
+      registerAbort((reason, kind) => {
+        // Ask the loop to stop between steps. A prune then ends normally (final checkpoint, 'done');
+        // a cancel is terminated if it does not stop within the grace period.
         thread.postMessage({ type: 'abort', reason });
-        setTimeout(() => settle(new TrialCancelledError(reason)), CANCEL_GRACE_MS).unref();
-        cancelled = reason;
+        if (kind === 'cancel') {
+          setTimeout(() => settle(new TrialCancelledError(reason)), CANCEL_GRACE_MS).unref();
+          cancelled = reason;
+        }
       });
       let cancelled: string | null = null;
       let settled = false;
