@@ -25,7 +25,7 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(name: string): Promise<Stack> {
+export async function startStack(name: string, workerEnv: Record<string, string> = {}): Promise<Stack> {
   const env = loadConfig();
   const prefix = `${env.redis.prefix}-${name}`;
   const config: AppConfig = { ...env, redis: { ...env.redis, prefix } };
@@ -44,7 +44,7 @@ export async function startStack(name: string): Promise<Stack> {
     const data = type.includes('json') ? await res.json() : new Uint8Array(await res.arrayBuffer());
     return { status: res.status, data, headers: res.headers };
   };
-  const worker = startWorker({ QUEUE_PREFIX: prefix });
+  const worker = startWorker({ ...workerEnv, QUEUE_PREFIX: prefix });
   await waitFor(
     'the worker to register',
     async () => {

@@ -8,6 +8,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { HeartbeatService } from './fleet/heartbeat.service';
 import { makeWorkerIdentity, WORKER_IDENTITY } from './fleet/worker-identity';
 import { CancelListener } from './train/cancel-listener.service';
+import { ConcurrencyGate } from './train/concurrency-gate.service';
 import { TrainProcessor } from './train/train.processor';
 import { TrialRunner } from './train/trial-runner.service';
 
@@ -29,6 +30,7 @@ export class WorkerModule {
         HeartbeatService,
         TrialRunner,
         CancelListener,
+        ConcurrencyGate,
         TrainProcessor,
       ],
     };

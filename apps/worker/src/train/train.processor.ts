@@ -3,7 +3,7 @@ import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@lora/config';
 import { QueueName, TRAIN_LOCK_DURATION_MS, type TrainTrialJobData } from '@lora/contracts';
-import { Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import { TrialConfigError, TrialRunner } from './trial-runner.service';
 
 @Processor(QueueName.Train, { lockDuration: TRAIN_LOCK_DURATION_MS, autorun: true })
@@ -22,15 +22,22 @@ export class TrainProcessor extends WorkerHost implements OnModuleInit {
     this.worker.concurrency = this.config.worker.slots;
   }
 
-  async process(job: Job<TrainTrialJobData>): Promise<{ finalEvalLoss: number }> {
+  async process(job: Job<TrainTrialJobData>, token?: string): Promise<{ finalEvalLoss: number }> {
     const attempts = job.opts.attempts ?? 1;
     try {
-      return await this.runner.run(job.data.trialId, {
+      const r = await this.runner.run(job.data.trialId, {
         jobId: job.id ?? '',
         progress: (p) => job.updateProgress(p),
         lastAttempt: job.attemptsMade + 1 >= attempts,
       });
+      if (r.throttled) {
+        // The sweep is at budget.maxConcurrent: come back shortly, without spending an attempt.
+        await job.moveToDelayed(Date.now() + 1000 + Math.floor(Math.random() * 1000), token);
+        throw new DelayedError();
+      }
+      return r;
     } catch (e) {
+      if (e instanceof DelayedError) throw e;
       if (e instanceof TrialConfigError) throw new UnrecoverableError(e.message);
       throw e;
     }

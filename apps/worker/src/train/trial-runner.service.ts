@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
 import { HeartbeatService } from '../fleet/heartbeat.service';
 import { WORKER_IDENTITY, type WorkerIdentity } from '../fleet/worker-identity';
+import { ConcurrencyGate, type Lease } from './concurrency-gate.service';
 import { MetricBuffer } from './metric-buffer';
 import type { TrainThreadCommand, TrainThreadInput, TrainThreadMessage } from './train-thread.protocol';
 
@@ -54,11 +55,28 @@ export class TrialRunner {
     private readonly plans: PlanRepository,
     private readonly rankBudgets: RankBudgetRepository,
     private readonly heartbeat: HeartbeatService,
+    private readonly gate: ConcurrencyGate,
     @Inject(WORKER_IDENTITY) private readonly me: WorkerIdentity,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async run(trialId: string, ctx: RunContext): Promise<{ finalEvalLoss: number }> {
+  /** Runs the trial, or returns `throttled` when its sweep already runs `maxConcurrent` trials. */
+  async run(trialId: string, ctx: RunContext): Promise<{ finalEvalLoss: number; throttled?: boolean }> {
+    const trial = await this.trials.findForRun(trialId);
+    const max = trial?.sweep.maxConcurrent;
+    let lease: Lease | null = null;
+    if (trial && max) {
+      lease = await this.gate.acquire(trial.sweep.id, trialId, max);
+      if (!lease) return { finalEvalLoss: NaN, throttled: true };
+    }
+    try {
+      return await this.runAttempt(trialId, ctx);
+    } finally {
+      await lease?.release();
+    }
+  }
+
+  private async runAttempt(trialId: string, ctx: RunContext): Promise<{ finalEvalLoss: number }> {
     const trial = await this.trials.findForRun(trialId);
     if (!trial) throw new TrialConfigError(`trial ${trialId} does not exist (deleted after it was queued?)`);
     if (trial.status === RunStatus.succeeded || trial.status === RunStatus.cancelled) {
