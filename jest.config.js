@@ -6,7 +6,7 @@ delete swcrc.$schema;
 const transform = { '^.+\\.(t|j)s$': ['@swc/jest', { ...swcrc, swcrc: false }] };
 const moduleNameMapper = {
   '^@lora/engine/io$': '<rootDir>/libs/engine/src/io/index.ts',
-  '^@lora/(engine|adapters|db|contracts|config|orchestration)$': '<rootDir>/libs/$1/src/index.ts',
+  '^@lora/(engine|adapters|db|contracts|config|orchestration|queue)$': '<rootDir>/libs/$1/src/index.ts',
 };
 module.exports = {
   projects: [

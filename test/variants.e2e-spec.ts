@@ -44,14 +44,17 @@ describe('all eight variants through the real stack', () => {
     };
     const submitted = await stack.http('POST', '/sweeps', spec);
     expect(submitted.status).toBe(201);
-    expect(submitted.data.trials.map((t: { variant: string }) => t.variant)).toEqual([...ALL_VARIANTS]);
+    expect(submitted.data.trials.map((t: { variant: string; kind: string }) => `${t.kind}:${t.variant}`)).toEqual([
+      ...ALL_VARIANTS.map((v) => `train:${v}`),
+      'probe:lora',
+    ]);
 
     const done = await waitFor(
       'every variant to finish',
       async () => {
         if (stack.worker.child.exitCode !== null) throw new Error(`worker exited: ${tail(stack.worker.logFile)}`);
         const s = await stack.http('GET', `/sweeps/${submitted.data.id}`);
-        return s.data.progress.done === ALL_VARIANTS.length ? s.data : null;
+        return s.data.progress.done === s.data.progress.total ? s.data : null;
       },
       12 * 60_000,
       500,
@@ -59,7 +62,12 @@ describe('all eight variants through the real stack', () => {
       throw new Error(`${(e as Error).message}\nworker log:\n${tail(stack.worker.logFile)}`);
     });
 
-    const by = Object.fromEntries(done.trials.map((t: { variant: string }) => [t.variant, t])) as Record<string, any>;
+    // LoRA-drop's probe is a trial of its own (kind 'probe'); the eight full runs are kind 'train'.
+    expect(done.trials).toHaveLength(ALL_VARIANTS.length + 1);
+    const probe = done.trials.find((t: { kind: string }) => t.kind === 'probe');
+    const by = Object.fromEntries(
+      done.trials.filter((t: { kind: string }) => t.kind === 'train').map((t: { variant: string }) => [t.variant, t]),
+    ) as Record<string, any>;
     for (const v of ALL_VARIANTS) {
       expect({ variant: v, status: by[v].status, error: by[v].error }).toEqual({ variant: v, status: 'succeeded', error: null });
       expect({
@@ -120,18 +128,50 @@ describe('all eight variants through the real stack', () => {
     // Variant records travel with the final checkpoint.
     const finalOf = async (v: string) =>
       (await stack.prisma.checkpoint.findFirst({ where: { trialId: by[v].id, isFinal: true } }))!.metrics as Record<string, any>;
-    const drop = (await finalOf('loradrop')).loradrop;
-    expect(drop.selected).toHaveLength(2);
-    expect(drop.importance.reduce((a: number, i: { normalized: number }) => a + i.normalized, 0)).toBeCloseTo(1, 6);
-    const sorted = [...drop.importance].sort((a, b) => b.normalized - a.normalized).map((i) => i.module);
-    expect(drop.selected).toEqual(sorted.slice(0, 2));
-    // The plan step's records, through the API: importance per module and the selection.
-    const imp = (await stack.http('GET', `/trials/${by.loradrop.id}/importance`)).data;
+    // probe → plan → full run: the probe finished before the full run started, its importance and
+    // the plan are stored, and the full run trained exactly the plan's selection.
+    expect(probe).toMatchObject({ kind: 'probe', variant: 'lora', status: 'succeeded' });
+    const attemptsOf = async (id: string) => (await stack.http('GET', `/trials/${id}`)).data.attempts;
+    const [probeAttempt] = await attemptsOf(probe.id);
+    const [dropAttempt] = await attemptsOf(by.loradrop.id);
+    expect(new Date(dropAttempt.startedAt).getTime()).toBeGreaterThanOrEqual(new Date(probeAttempt.finishedAt).getTime());
+    const imp = (await stack.http('GET', `/trials/${probe.id}/importance`)).data;
     expect(imp.modules).toHaveLength(12);
     expect(imp.modules.reduce((a: number, m: { normalized: number }) => a + m.normalized, 0)).toBeCloseTo(1, 6);
     expect(imp.modules.map((m: { rank: number }) => m.rank)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     expect(imp.plans).toHaveLength(1);
-    expect(imp.plans[0]).toMatchObject({ topN: 2, selected: drop.selected });
+    const top2 = [...imp.modules]
+      .sort((a, b) => a.rank - b.rank)
+      .slice(0, 2)
+      .map((m: { module: string }) => m.module);
+    expect(imp.plans[0]).toMatchObject({ topN: 2, selected: top2 });
+    expect(by.loradrop.planId).toBe(imp.plans[0].id);
+
+    // Re-planning with a threshold reuses the stored probe: the smallest prefix reaching T, a new
+    // full run trains it, and the probe never runs again.
+    const replan = await stack.http('POST', `/trials/${probe.id}/replan`, { threshold: 0.5 });
+    expect(replan.status).toBe(202);
+    const byRank = [...imp.modules].sort((a, b) => a.rank - b.rank);
+    let cumulative = 0;
+    const prefix: string[] = [];
+    for (const m of byRank) {
+      if (cumulative >= 0.5) break;
+      prefix.push(m.module);
+      cumulative += m.normalized;
+    }
+    expect(replan.data.plan.selected).toEqual(prefix);
+    expect((await stack.http('POST', `/trials/${probe.id}/replan`, { threshold: 0.5, topN: 2 })).status).toBe(400);
+    const rerun = await waitFor(
+      'the re-planned run to finish',
+      async () => {
+        const t = (await stack.http('GET', `/trials/${replan.data.trial.id}`)).data;
+        return ['succeeded', 'failed'].includes(t.status) ? t : null;
+      },
+      5 * 60_000,
+      500,
+    );
+    expect(rerun).toMatchObject({ status: 'succeeded', variant: 'loradrop', planId: replan.data.plan.id });
+    expect(await attemptsOf(probe.id)).toHaveLength(1);
 
     const history = (await finalOf('adalora')).adalora.rankHistory as Array<{
       step: number;

@@ -4,11 +4,13 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, pinoOptions, redisOptions, type AppConfig } from '@lora/config';
 import { QueueName } from '@lora/contracts';
 import { DbModule, RepositoriesModule } from '@lora/db';
+import { QueueModule } from '@lora/queue';
 import { LoggerModule } from 'nestjs-pino';
 import { HeartbeatService } from './fleet/heartbeat.service';
 import { makeWorkerIdentity, WORKER_IDENTITY } from './fleet/worker-identity';
 import { CancelListener } from './train/cancel-listener.service';
 import { ConcurrencyGate } from './train/concurrency-gate.service';
+import { PlanProcessor } from './train/plan.processor';
 import { TrainProcessor } from './train/train.processor';
 import { TrialRunner } from './train/trial-runner.service';
 
@@ -23,7 +25,8 @@ export class WorkerModule {
         DbModule.forRoot(config.db),
         RepositoriesModule,
         BullModule.forRoot({ connection: redisOptions(config.redis.url), prefix: config.redis.prefix }),
-        BullModule.registerQueue({ name: QueueName.Train }),
+        BullModule.registerQueue({ name: QueueName.Train }, { name: QueueName.Plan }),
+        QueueModule,
       ],
       providers: [
         { provide: WORKER_IDENTITY, useValue: makeWorkerIdentity(config.worker.host) },
@@ -32,6 +35,7 @@ export class WorkerModule {
         CancelListener,
         ConcurrencyGate,
         TrainProcessor,
+        PlanProcessor,
       ],
     };
   }

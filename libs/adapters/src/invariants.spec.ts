@@ -42,23 +42,28 @@ describe.each(VARIANTS)('%s', (name, variant, config) => {
     }
   });
 
-  it(name === 'deltalora' ? 'moves the base weights (by design) and nothing else of the base' : 'keeps every base weight bit-identical through training', async () => {
-    const model = tinyModel(7);
-    const set = AdapterSet.attach(model, { variant, config, targetModules: TARGETS, seed: 3 });
-    try {
-      const before = await snapshotWeights(model);
-      await trainSteps(model, set, 4);
-      const after = await snapshotWeights(model);
-      const moved = [...before.keys()].filter((k) => !identical(before.get(k)!, after.get(k)!));
-      if (name === 'deltalora') {
-        expect(moved.length).toBeGreaterThan(0);
-        expect(moved.every((k) => /\.(c_attn|c_proj)\.weight$/.test(k))).toBe(true);
-      } else {
-        expect(moved).toEqual([]);
+  it(
+    name === 'deltalora'
+      ? 'moves the base weights (by design) and nothing else of the base'
+      : 'keeps every base weight bit-identical through training',
+    async () => {
+      const model = tinyModel(7);
+      const set = AdapterSet.attach(model, { variant, config, targetModules: TARGETS, seed: 3 });
+      try {
+        const before = await snapshotWeights(model);
+        await trainSteps(model, set, 4);
+        const after = await snapshotWeights(model);
+        const moved = [...before.keys()].filter((k) => !identical(before.get(k)!, after.get(k)!));
+        if (name === 'deltalora') {
+          expect(moved.length).toBeGreaterThan(0);
+          expect(moved.every((k) => /\.(c_attn|c_proj)\.weight$/.test(k))).toBe(true);
+        } else {
+          expect(moved).toEqual([]);
+        }
+      } finally {
+        set.dispose();
+        model.dispose();
       }
-    } finally {
-      set.dispose();
-      model.dispose();
-    }
-  });
+    },
+  );
 });

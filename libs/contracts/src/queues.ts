@@ -2,11 +2,26 @@
 // and (later) the dashboard, so a name cannot be mistyped in one place only.
 export enum QueueName {
   Train = 'train',
+  /** LoRA-drop's plan step: runs after its probe (a flow child on the train queue) finishes. */
+  Plan = 'plan',
 }
 
 export enum JobName {
   TrainTrial = 'train-trial',
+  PlanLoraDrop = 'plan-loradrop',
 }
+
+/** The flow producer that builds probe → plan flows. */
+export const SWEEP_FLOW_PRODUCER = 'sweeps';
+
+/** Payload of a plan job: the probe it reads and the full runs it plans. */
+export interface PlanJobData {
+  sweepId: string;
+  probeTrialId: string;
+  trainTrialIds: string[];
+}
+
+export const planJobId = (probeTrialId: string): string => `plan-${probeTrialId}`;
 
 /** Payload of a train job. Small on purpose: the worker reads everything else from Postgres. */
 export interface TrainTrialJobData {

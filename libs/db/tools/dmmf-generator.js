@@ -16,7 +16,11 @@ function reply(id, result) {
 }
 function fail(id, err) {
   process.stderr.write(
-    JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32000, message: String(err && err.message ? err.message : err), data: { stack: err && err.stack } } }) + '\n',
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id,
+      error: { code: -32000, message: String(err && err.message ? err.message : err), data: { stack: err && err.stack } },
+    }) + '\n',
   );
 }
 
@@ -31,7 +35,9 @@ rl.on('line', (line) => {
   }
   try {
     if (msg.method === 'getManifest') {
-      reply(msg.id, { manifest: { prettyName: 'DMMF snapshot (schema drift test)', defaultOutput: '../libs/db/src/generated/dmmf', requiresEngines: [] } });
+      reply(msg.id, {
+        manifest: { prettyName: 'DMMF snapshot (schema drift test)', defaultOutput: '../libs/db/src/generated/dmmf', requiresEngines: [] },
+      });
     } else if (msg.method === 'generate') {
       const p = msg.params;
       const out = p.generator.output && p.generator.output.value;

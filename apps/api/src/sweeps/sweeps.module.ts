@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { RepositoriesModule } from '@lora/db';
-import { QueueModule } from '../queue/queue.module';
+import { QueueModule } from '@lora/queue';
 import { TrialsModule } from '../trials/trials.module';
 import { SweepsController } from './sweeps.controller';
 import { SweepsService } from './sweeps.service';

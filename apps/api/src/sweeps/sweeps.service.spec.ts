@@ -2,7 +2,7 @@ import { ConflictException, ServiceUnavailableException } from '@nestjs/common';
 import { SweepSpecSchema } from '@lora/contracts';
 import type { CatalogRepository, SweepRepository } from '@lora/db';
 import { ValidationFailed } from '../common/zod-validation.pipe';
-import type { TrainQueueService } from '../queue/train-queue.service';
+import type { TrainQueueService } from '@lora/queue';
 import { SweepsService } from './sweeps.service';
 
 /** A mock that throws on any method the test did not stub: surprises fail loudly. */

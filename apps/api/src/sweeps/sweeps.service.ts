@@ -3,10 +3,10 @@
 import { ConflictException, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { CatalogRepository, Prisma, SweepRepository, type RunStatus } from '@lora/db';
 import { gpt2ModulePaths, selectModules, type FieldError, type SweepSpec } from '@lora/contracts';
-import { expandSweep, SweepExpansionError } from '@lora/orchestration';
+import { expandSweep, planProbes, SweepExpansionError } from '@lora/orchestration';
 import { isDeepStrictEqual } from 'node:util';
 import { ValidationFailed } from '../common/zod-validation.pipe';
-import { TrainQueueService } from '../queue/train-queue.service';
+import { TrainQueueService } from '@lora/queue';
 
 export interface Progress {
   total: number;
@@ -64,6 +64,8 @@ export class SweepsService {
     }
     if (errors.length > 0 || !baseModel || !dataset || !planned) throw new ValidationFailed(errors, 'sweep');
 
+    // LoRA-drop runs wait for their probe's plan: probes are trials of their own (kind 'probe').
+    const probes = planProbes(planned);
     let created;
     try {
       created = await this.sweeps.createWithTrials({
@@ -74,11 +76,19 @@ export class SweepsService {
         idempotencyKey,
         priority: spec.priority,
         maxConcurrent: spec.budget.maxConcurrent,
-        trials: planned.map((t) => ({
-          index: t.index,
-          variant: t.variant,
-          hyperparams: t.hyperparams as unknown as Prisma.InputJsonValue,
-        })),
+        trials: [
+          ...planned.map((t) => ({
+            index: t.index,
+            variant: t.variant,
+            hyperparams: t.hyperparams as unknown as Prisma.InputJsonValue,
+          })),
+          ...probes.map((p) => ({
+            index: p.index,
+            variant: p.hyperparams.variant,
+            kind: 'probe',
+            hyperparams: p.hyperparams as unknown as Prisma.InputJsonValue,
+          })),
+        ],
       });
     } catch (e) {
       // Two concurrent requests with one key: the loser returns the winner's sweep.
@@ -89,8 +99,16 @@ export class SweepsService {
       throw e;
     }
     const trialIds = created.trials.map((t) => t.id);
+    const idOf = new Map(created.trials.map((t) => [t.index, t.id]));
+    const waiting = new Set(probes.flatMap((p) => [p.index, ...p.trainIndexes]));
     try {
-      await this.queue.enqueueTrials(created.sweep.id, trialIds, spec.priority || undefined);
+      const now = created.trials.filter((t) => !waiting.has(t.index)).map((t) => t.id);
+      if (now.length > 0) await this.queue.enqueueTrials(created.sweep.id, now, spec.priority || undefined);
+      await this.queue.enqueueProbeFlows(
+        created.sweep.id,
+        probes.map((p) => ({ probeTrialId: idOf.get(p.index)!, trainTrialIds: p.trainIndexes.map((i) => idOf.get(i)!) })),
+        spec.priority || undefined,
+      );
     } catch (e) {
       this.log.error({ sweepId: created.sweep.id, err: e }, 'enqueue failed; rolling the sweep back');
       await this.queue.removeTrials(trialIds);
@@ -147,11 +165,13 @@ export class SweepsService {
   /** Trials best first by final eval loss; unfinished ones after, in index order. */
   async leaderboard(id: string, take: number) {
     const sweep = await this.get(id);
-    const ranked = [...sweep.trials].sort((a, b) => {
-      const x = a.finalEvalLoss ?? Infinity;
-      const y = b.finalEvalLoss ?? Infinity;
-      return x !== y ? x - y : a.index - b.index;
-    });
+    const ranked = sweep.trials
+      .filter((t) => t.kind === 'train')
+      .sort((a, b) => {
+        const x = a.finalEvalLoss ?? Infinity;
+        const y = b.finalEvalLoss ?? Infinity;
+        return x !== y ? x - y : a.index - b.index;
+      });
     return ranked.slice(0, take).map((t, i) => ({ rank: i + 1, ...t }));
   }
 }

@@ -2,7 +2,7 @@
 // jobs and the cancel broadcast to whichever worker runs the trial.
 import { ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { RunStatus, SweepRepository, TrialRepository } from '@lora/db';
-import { TrainQueueService } from '../queue/train-queue.service';
+import { TrainQueueService } from '@lora/queue';
 
 const RERUNNABLE: RunStatus[] = [RunStatus.failed, RunStatus.cancelled, RunStatus.pruned, RunStatus.succeeded];
 

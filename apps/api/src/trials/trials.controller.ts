@@ -1,5 +1,5 @@
 // GET /trials/:id, its metrics and checkpoints.
-import { Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   CheckpointRepository,
@@ -12,6 +12,7 @@ import {
 import { z } from 'zod';
 import { UuidPipe } from '../common/params';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
+import { ReplanService } from './replan.service';
 import { TrialControlService } from './trial-control.service';
 
 const MetricsQuery = z
@@ -22,6 +23,17 @@ const MetricsQuery = z
     take: z.coerce.number().int().min(1).max(100_000).default(10_000),
   })
   .strict();
+
+const ReplanBody = z
+  .object({
+    threshold: z.number().gt(0).max(1).optional(),
+    topN: z.number().int().positive().optional(),
+  })
+  .strict()
+  .refine((b) => (b.threshold === undefined) !== (b.topN === undefined), {
+    message: 'give exactly one of threshold or topN',
+    path: ['threshold'],
+  });
 
 @ApiTags('trials')
 @Controller('trials')
@@ -34,7 +46,15 @@ export class TrialsController {
     private readonly importance: ImportanceRepository,
     private readonly plans: PlanRepository,
     private readonly rankBudgets: RankBudgetRepository,
+    private readonly replans: ReplanService,
   ) {}
+
+  @Post(':id/replan')
+  @HttpCode(202)
+  @ApiOperation({ summary: "LoRA-drop: a new selection from a probe's stored importance (no new probe run) and a full run that trains it" })
+  replan(@Param('id', UuidPipe) id: string, @Body(new ZodValidationPipe(ReplanBody, 'replan body')) body: z.output<typeof ReplanBody>) {
+    return this.replans.replan(id, body);
+  }
 
   @Get(':id/importance')
   @ApiOperation({

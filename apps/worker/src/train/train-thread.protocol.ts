@@ -12,6 +12,10 @@ export interface TrainThreadInput {
   splitSeed: number;
   hyperparams: TrialHyperparams;
   backend: 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
+  /** 'probe': run LoRA-drop's probe stage only (importance), no full training. */
+  kind: 'train' | 'probe';
+  /** LoRA-drop full run: the modules its plan selected (no in-trial probe then). */
+  selected?: string[];
   /** Early stopping is on: after each eval the thread waits for the parent's verdict. */
   awaitVerdict: boolean;
 }
@@ -39,7 +43,7 @@ export type TrainThreadMessage =
     }
   | { type: 'ranks'; records: Array<{ step: number; budget: number; ranks: Record<string, number> }> }
   | { type: 'probe'; importance: Array<{ module: string; score: number; normalized: number }>; selected: string[]; trainableParams: number }
-  | { type: 'done'; steps: number; finalTrainLoss: number; finalEvalLoss: number; tokensPerSec: number; wallMs: number }
+  | { type: 'done'; steps: number; finalTrainLoss: number; finalEvalLoss: number | null; tokensPerSec: number; wallMs: number }
   | { type: 'error'; message: string; stack?: string; unrecoverable: boolean };
 
 export type TrainThreadCommand = { type: 'abort'; reason: string } | { type: 'verdict'; step: number; stop: boolean; reason?: string };

@@ -36,8 +36,25 @@ async function main(): Promise<void> {
     throw new ConfigProblem(`training.seqLen ${t.seqLen} exceeds the model's ${model.config.nPositions} positions`);
   const data = await prepareTrialData(input, tokenizer);
   const records: Record<string, unknown> = {};
-  let selected: string[] | undefined;
-  if (hp.variant === 'loradrop') {
+  let selected: string[] | undefined = input.selected;
+  if (input.kind === 'probe') {
+    // LoRA-drop's probe trial: importance only; its plan job selects and enqueues the full runs.
+    const t0 = performance.now();
+    const probe = await loraDropProbe(model, data, hp, abort.signal);
+    post({ type: 'probe', importance: probe.importance, selected: probe.selected, trainableParams: probe.trainableParams });
+    const wallMs = performance.now() - t0;
+    post({
+      type: 'done',
+      steps: probe.probeSteps,
+      finalTrainLoss: NaN,
+      finalEvalLoss: null,
+      tokensPerSec: (probe.probeSteps * t.batchSize * t.seqLen * 1000) / wallMs,
+      wallMs,
+    });
+    model.dispose();
+    return;
+  }
+  if (hp.variant === 'loradrop' && !selected) {
     const probe = await loraDropProbe(model, data, hp, abort.signal);
     post({ type: 'probe', importance: probe.importance, selected: probe.selected, trainableParams: probe.trainableParams });
     selected = probe.selected;

@@ -109,7 +109,9 @@ export class TrialRunner {
       splitSeed: sweep.dataset.splitSeed,
       hyperparams: hp,
       backend: this.config.worker.backend,
-      awaitVerdict: Boolean((sweep.spec as unknown as SweepSpec).earlyStopping),
+      awaitVerdict: trial.kind === 'train' && Boolean((sweep.spec as unknown as SweepSpec).earlyStopping),
+      kind: trial.kind === 'probe' ? 'probe' : 'train',
+      selected: trial.planId ? ((await this.plans.findById(trial.planId))?.selected as string[] | undefined) : undefined,
     };
     const buffer = new MetricBuffer(this.metrics, this.config.metricsFlushMs);
     const point = (step: number, split: 'train' | 'eval', name: string, value: number) =>
@@ -181,12 +183,17 @@ export class TrialRunner {
           break;
         }
         case 'probe': {
-          // The in-trial probe: this trial is its own probe; its importance and plan are stored.
           const order = [...m.importance].sort((a, b) => b.normalized - a.normalized).map((i) => i.module);
           await this.importance.replaceForProbe(
             trialId,
             m.importance.map((i) => ({ module: i.module, score: i.score, normalized: i.normalized, rank: order.indexOf(i.module) + 1 })),
           );
+          await this.trials.updateTrial(trialId, { trainableParams: m.trainableParams });
+          // A probe trial's plans are made by its plan job; an in-trial probe plans for itself.
+          if (trial.kind === 'probe') {
+            this.log.log({ ...bindings, modules: m.importance.length }, 'LoRA-drop probe importance stored');
+            break;
+          }
           const k = hp.knobs as { threshold?: number; topN?: number };
           const plan = await this.plans.create({
             sweepId: sweep.id,
@@ -236,7 +243,7 @@ export class TrialRunner {
         { ...bindings, status, finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec, wallMs: r.wallMs },
         `attempt ${status}`,
       );
-      return { finalEvalLoss: r.finalEvalLoss };
+      return { finalEvalLoss: r.finalEvalLoss ?? NaN };
     } catch (e) {
       await buffer.close().catch(() => undefined);
       const err = e as Error;

@@ -147,4 +147,36 @@ export class TrialRepository {
       select: { id: true, status: true, sweepId: true, priority: true },
     });
   }
+
+  /** Fails not-yet-finished trials with a reason (e.g. their LoRA-drop probe failed); returns changed ids. */
+  async failMany(ids: string[], reason: string): Promise<string[]> {
+    const open = await this.prisma.trial.findMany({
+      where: { id: { in: ids }, status: { in: [RunStatus.queued, RunStatus.preempted] } },
+      select: { id: true },
+    });
+    const changed = open.map((t) => t.id);
+    if (changed.length > 0) {
+      await this.prisma.trial.updateMany({
+        where: { id: { in: changed } },
+        data: { status: RunStatus.failed, error: reason, finishedAt: new Date() },
+      });
+    }
+    return changed;
+  }
+
+  /** A train trial that used one of these plans (the template for a re-planned run). */
+  findOneByPlans(planIds: string[]) {
+    return this.prisma.trial.findFirst({ where: { planId: { in: planIds }, kind: 'train' }, orderBy: { index: 'asc' } });
+  }
+
+  /** Appends a trial to an existing sweep (next index), queued. */
+  addToSweep(
+    sweepId: string,
+    t: { variant: string; kind: string; hyperparams: Prisma.InputJsonValue; planId?: string; priority?: number },
+  ) {
+    return this.prisma.$transaction(async (tx) => {
+      const last = await tx.trial.findFirst({ where: { sweepId }, orderBy: { index: 'desc' }, select: { index: true } });
+      return tx.trial.create({ data: { ...t, sweepId, index: (last?.index ?? -1) + 1, status: RunStatus.queued } });
+    });
+  }
 }

@@ -1,24 +1,59 @@
-// The one producer of train jobs. Callers hand it trials; it owns BullMQ job naming and options.
-import { InjectQueue } from '@nestjs/bullmq';
+// The one producer of train and plan jobs (used by the API and by the worker's plan step):
+// callers hand it trials; it owns BullMQ job naming, options and flows.
+import { InjectFlowProducer, InjectQueue } from '@nestjs/bullmq';
 import { ConflictException, Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@lora/config';
 import {
   cancelChannel,
   JobName,
+  planJobId,
   QueueName,
+  SWEEP_FLOW_PRODUCER,
   TRAIN_JOB_DEFAULTS,
   trainJobId,
   type CancelMessage,
+  type PlanJobData,
   type TrainTrialJobData,
 } from '@lora/contracts';
-import type { Queue } from 'bullmq';
+import type { FlowProducer, Queue } from 'bullmq';
 
 @Injectable()
 export class TrainQueueService {
   constructor(
     @InjectQueue(QueueName.Train) private readonly queue: Queue<TrainTrialJobData>,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectFlowProducer(SWEEP_FLOW_PRODUCER) private readonly flows: FlowProducer,
   ) {}
+
+  /**
+   * LoRA-drop: each probe trial is a child train job; its plan job (the parent) runs when the
+   * probe ends, reads the stored importance and enqueues the full runs it plans.
+   */
+  async enqueueProbeFlows(sweepId: string, probes: Array<{ probeTrialId: string; trainTrialIds: string[] }>, priority?: number) {
+    for (const p of probes) {
+      await this.flows.add({
+        name: JobName.PlanLoraDrop,
+        queueName: QueueName.Plan,
+        data: { sweepId, probeTrialId: p.probeTrialId, trainTrialIds: p.trainTrialIds } satisfies PlanJobData,
+        opts: { jobId: planJobId(p.probeTrialId), priority, removeOnComplete: TRAIN_JOB_DEFAULTS.removeOnComplete },
+        children: [
+          {
+            name: JobName.TrainTrial,
+            queueName: QueueName.Train,
+            data: { sweepId, trialId: p.probeTrialId } satisfies TrainTrialJobData,
+            // A failed probe still lets the plan run: it then fails the full runs with the reason.
+            opts: {
+              ...TRAIN_JOB_DEFAULTS,
+              jobId: trainJobId(p.probeTrialId),
+              attempts: this.config.jobAttempts,
+              priority,
+              ignoreDependencyOnFailure: true,
+            },
+          },
+        ],
+      });
+    }
+  }
 
   async enqueueTrials(sweepId: string, trialIds: string[], priority?: number): Promise<void> {
     await this.queue.addBulk(

@@ -1,0 +1,2 @@
+export * from './train-queue.service';
+export * from './queue.module';
