@@ -146,6 +146,7 @@ describe('walking skeleton (real API, worker process, Postgres, Redis)', () => {
       expect(t.status).toBe('succeeded');
       expect(t.trainableParams).toBeGreaterThan(0);
       expect(t.finalEvalLoss).toBeLessThan(t.baselineEvalLoss);
+      expect(t.bestEvalLoss).toBeLessThanOrEqual(Math.min(t.finalEvalLoss, t.baselineEvalLoss));
 
       const trial = await http('GET', `/trials/${t.id}`);
       expect(trial.data.attempts).toHaveLength(1);

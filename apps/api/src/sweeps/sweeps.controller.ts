@@ -19,6 +19,14 @@ const IdempotencyKey = new ZodValidationPipe(
   'Idempotency-Key header',
 );
 
+const LeaderboardQuery = z
+  .object({
+    take: z.coerce.number().int().min(1).max(1000).default(50),
+    metric: z.enum(['eval_loss', 'best_eval_loss', 'tokens_per_sec', 'trainable_params']).optional(),
+    mode: z.enum(['min', 'max']).optional(),
+  })
+  .strict();
+
 @ApiTags('sweeps')
 @Controller('sweeps')
 export class SweepsController {
@@ -42,9 +50,12 @@ export class SweepsController {
   }
 
   @Get(':id/leaderboard')
-  @ApiOperation({ summary: 'Trials ranked by final eval loss (lower is better); unfinished trials last' })
-  leaderboard(@Param('id', UuidPipe) id: string, @Query(new ZodValidationPipe(PageQuerySchema, 'query')) q: { take: number }) {
-    return this.sweeps.leaderboard(id, q.take);
+  @ApiOperation({ summary: "Trials ranked by a metric (default the sweep's: eval_loss, lower is better); unfinished trials last" })
+  leaderboard(
+    @Param('id', UuidPipe) id: string,
+    @Query(new ZodValidationPipe(LeaderboardQuery, 'query')) q: z.output<typeof LeaderboardQuery>,
+  ) {
+    return this.sweeps.leaderboard(id, q.take, q.metric, q.mode);
   }
 
   @Post()

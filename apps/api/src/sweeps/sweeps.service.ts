@@ -162,16 +162,19 @@ export class SweepsService {
     return { total, items: items.map((s) => ({ ...s, progress: progressOf(counts.get(s.id) ?? {}) })) };
   }
 
-  /** Trials best first by final eval loss; unfinished ones after, in index order. */
-  async leaderboard(id: string, take: number) {
-    const sweep = await this.get(id);
-    const ranked = sweep.trials
-      .filter((t) => t.kind === 'train')
-      .sort((a, b) => {
-        const x = a.finalEvalLoss ?? Infinity;
-        const y = b.finalEvalLoss ?? Infinity;
-        return x !== y ? x - y : a.index - b.index;
-      });
-    return ranked.slice(0, take).map((t, i) => ({ rank: i + 1, ...t }));
+  /** Trials best first by a metric (default: the sweep's own), unfinished ones last. */
+  async leaderboard(id: string, take: number, metric?: string, mode?: 'min' | 'max') {
+    const sweep = await this.sweeps.findById(id);
+    if (!sweep) throw new NotFoundException(`sweep ${id} not found`);
+    const m = metric ?? sweep.metric;
+    const natural: Record<string, 'min' | 'max'> = {
+      eval_loss: 'min',
+      best_eval_loss: 'min',
+      tokens_per_sec: 'max',
+      trainable_params: 'min',
+    };
+    const order = mode ?? (m === sweep.metric ? (sweep.metricMode as 'min' | 'max') : (natural[m] ?? 'min'));
+    const rows = await this.sweeps.leaderboard(id, m, order, take);
+    return rows.map((t, i) => ({ rank: i + 1, ...t }));
   }
 }

@@ -131,6 +131,7 @@ export class TrialRunner {
           await this.trials.updateTrial(trialId, { trainableParams: m.trainableParams, baselineEvalLoss: m.baselineEvalLoss });
           point(0, 'eval', 'loss', m.baselineEvalLoss);
           curve.push({ step: 0, value: m.baselineEvalLoss });
+          await this.trials.updateTrial(trialId, { bestEvalLoss: m.baselineEvalLoss });
           this.log.log(
             { ...bindings, backend: m.backend, device: m.device, trainableParams: m.trainableParams, baselineEvalLoss: m.baselineEvalLoss },
             'training started',
@@ -151,6 +152,8 @@ export class TrialRunner {
           point(m.step, 'eval', 'loss', m.evalLoss);
           this.log.log({ ...bindings, step: m.step, evalLoss: m.evalLoss }, 'eval');
           curve.push({ step: m.step, value: m.evalLoss });
+          if (curve.every((p) => p.step === m.step || p.value > m.evalLoss))
+            await this.trials.updateTrial(trialId, { bestEvalLoss: m.evalLoss });
           if (rule && m.step < hp.training.steps) {
             const others = (await this.metrics.curvesForSweep(sweep.id)).filter((c) => c.trialId !== trialId).map((c) => c.points);
             const d = decide(rule, curve, others, m.step, sweep.metricMode === 'max' ? 'max' : 'min');
