@@ -1,29 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, parseSafetensors, train, type BatchSource, type Gpt2Model } from '@lora/engine';
+import { initBackend, parseSafetensors, train, type Gpt2Model } from '@lora/engine';
 import { AdapterSet } from './adapter-set';
 import { AdaLoraModule, adaloraAllocator, adaloraVariant, type AdaLoraConfig } from './adalora';
 import { gradCheck } from '../../engine/src/testing/grad-check';
 import { tinyModel, tokens } from '../../engine/src/testing/tiny-model';
+import { B, batcher, fixedLogits, T } from './testing/spec-helpers';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
-
-const B = 2;
-const T = 4;
-
-function batcher(seed = 3): BatchSource {
-  const batch = { inputs: tokens(B * T, 13, seed), targets: tokens(B * T, 13, seed + 1) };
-  return { next: () => batch, getState: () => ({ batchSize: B, seqLen: T }) };
-}
-
-async function logits(model: Gpt2Model, adapters?: AdapterSet): Promise<Float32Array> {
-  const x = tf.tensor2d(tokens(B * T, 13, 9), [B, T], 'int32');
-  const y = model.forward(x, { adapters });
-  const data = (await y.data()) as Float32Array;
-  tf.dispose([x, y]);
-  return data;
-}
 
 function attach(model: Gpt2Model, config: Partial<AdaLoraConfig>, targetModules = ['c_attn', 'mlp.c_proj'], seed = 1) {
   return AdapterSet.attach(model, {
@@ -51,7 +36,7 @@ describe('AdaLoRA', () => {
       expect(std).toBeGreaterThan(0.01);
       expect(std).toBeLessThan(0.04);
     }
-    expect(Array.from(await logits(model, set))).toEqual(Array.from(await logits(model)));
+    expect(Array.from(await fixedLogits(model, set))).toEqual(Array.from(await fixedLogits(model)));
     // c_attn: 6·8 + 6 + 24·6; mlp.c_proj: 6·32 + 6 + 8·6; two layers.
     expect(set.trainableParameterCount()).toBe(2 * (48 + 6 + 144 + 192 + 6 + 48));
     expect(
@@ -221,11 +206,11 @@ describe('AdaLoRA', () => {
     expect(total).toBe(2 * set.modules().length);
     expect(tensors.size).toBe(3 * set.modules().length);
 
-    const want = await logits(model, set);
-    expect(Array.from(want)).not.toEqual(Array.from(await logits(model)));
+    const want = await fixedLogits(model, set);
+    expect(Array.from(want)).not.toEqual(Array.from(await fixedLogits(model)));
     const imported = AdapterSet.fromPeft(model, JSON.parse(JSON.stringify(adapterConfig)), safetensors);
     expect(imported.variant.name).toBe('adalora');
-    const got = await logits(model, imported);
+    const got = await fixedLogits(model, imported);
     want.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 5));
     expect((imported.modules() as AdaLoraModule[]).map((m) => m.keep)).toEqual((set.modules() as AdaLoraModule[]).map((m) => m.keep));
     // Keys with PEFT's `base_model.model.` prefix read the same.
@@ -234,14 +219,14 @@ describe('AdaLoRA', () => {
       rank_pattern: Object.fromEntries(Object.entries(pattern).map(([k, v]) => [`base_model.model.${k}`, v])),
     };
     const again = AdapterSet.fromPeft(model, prefixed, safetensors);
-    expect(Array.from(await logits(model, again))).toEqual(Array.from(got));
+    expect(Array.from(await fixedLogits(model, again))).toEqual(Array.from(got));
     expect(() => AdapterSet.fromPeft(model, { ...adapterConfig, rank_pattern: {} }, safetensors)).toThrow(
       /has shape \[\d+,8\], expected \[4,8\]/,
     );
 
     // Merge folds P Λ Q in: same logits from the base alone.
     set.merge();
-    const merged = await logits(model);
+    const merged = await fixedLogits(model);
     want.forEach((v, i) => expect(merged[i]).toBeCloseTo(v, 4));
     set.unmerge();
     for (const s of [imported, again, set]) s.dispose();

@@ -1,28 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, parseSafetensors, serializeSafetensors, train, type BatchSource, type Gpt2Model } from '@lora/engine';
+import { initBackend, parseSafetensors, serializeSafetensors, train } from '@lora/engine';
 import { AdapterSet } from './adapter-set';
 import { DeltaLoraModule, deltaLoraVariant, type DeltaLoraConfig } from './deltalora';
-import { tinyModel, tokens } from '../../engine/src/testing/tiny-model';
+import { tinyModel } from '../../engine/src/testing/tiny-model';
+import { batcher, fixedLogits } from './testing/spec-helpers';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
-
-const B = 2;
-const T = 4;
-
-function batcher(seed = 3): BatchSource {
-  const batch = { inputs: tokens(B * T, 13, seed), targets: tokens(B * T, 13, seed + 1) };
-  return { next: () => batch, getState: () => ({ batchSize: B, seqLen: T }) };
-}
-
-async function logits(model: Gpt2Model, adapters?: AdapterSet): Promise<Float32Array> {
-  const x = tf.tensor2d(tokens(B * T, 13, 9), [B, T], 'int32');
-  const y = model.forward(x, { adapters });
-  const data = (await y.data()) as Float32Array;
-  tf.dispose([x, y]);
-  return data;
-}
 
 interface Snap {
   w: Float32Array[];
@@ -127,7 +112,7 @@ describe('Delta-LoRA', () => {
       seed: 5,
     });
     await train({ model, adapters: set, batcher: batcher(), steps: 8, lr: 2e-2 });
-    const trained = await logits(model, set);
+    const trained = await fixedLogits(model, set);
 
     const { adapterConfig, safetensors } = await set.exportPeft();
     expect(adapterConfig).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8, use_dora: false });
@@ -138,7 +123,7 @@ describe('Delta-LoRA', () => {
     const original = tinyModel(seed);
     const imported = AdapterSet.fromPeft(original, adapterConfig, safetensors);
     expect(imported.variant.name).toBe('lora');
-    const got = await logits(original, imported);
+    const got = await fixedLogits(original, imported);
     let err = 0;
     trained.forEach((v, i) => (err = Math.max(err, Math.abs(got[i] - v))));
     expect(err).toBeLessThan(1e-5);
@@ -154,12 +139,12 @@ describe('Delta-LoRA', () => {
       }
     }
     const wrong = AdapterSet.fromPeft(original, { ...adapterConfig, r: 2, lora_alpha: 4 }, serializeSafetensors(naive));
-    const bad = await logits(original, wrong);
+    const bad = await fixedLogits(original, wrong);
     expect(Math.max(...trained.map((v, i) => Math.abs(bad[i] - v)))).toBeGreaterThan(1e-3);
 
     // Merged into the moved W: the same model again.
     set.merge();
-    const merged = await logits(model);
+    const merged = await fixedLogits(model);
     merged.forEach((v, i) => expect(v).toBeCloseTo(trained[i], 4));
     set.unmerge();
     for (const s of [set, imported, wrong]) s.dispose();
@@ -171,11 +156,11 @@ describe('Delta-LoRA', () => {
     const model = tinyModel(6);
     const set = AdapterSet.attach(model, { variant: deltaLoraVariant, targetModules: ['c_fc'], config: { r: 2, startStep: 500 } });
     await train({ model, adapters: set, batcher: batcher(), steps: 3, lr: 2e-2 });
-    const want = await logits(model, set);
+    const want = await fixedLogits(model, set);
     const { adapterConfig, safetensors } = await set.exportPeft();
     const original = tinyModel(6);
     const imported = AdapterSet.fromPeft(original, adapterConfig, safetensors);
-    const got = await logits(original, imported);
+    const got = await fixedLogits(original, imported);
     want.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 5));
     for (const s of [set, imported]) s.dispose();
     original.dispose();

@@ -1,29 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, train, type BatchSource, type Gpt2Model } from '@lora/engine';
+import { initBackend, train } from '@lora/engine';
 import { AdapterSet } from './adapter-set';
 import { loraFaVariant, LoraFaModule, symmetricPinv } from './lorafa';
 import { Rng } from '../../engine/src/io/rng';
 import { tinyModel, tokens } from '../../engine/src/testing/tiny-model';
+import { B, batcher, fixedLogits, T } from './testing/spec-helpers';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
-
-const B = 2;
-const T = 4;
-
-function batcher(seed = 3): BatchSource {
-  const batch = { inputs: tokens(B * T, 13, seed), targets: tokens(B * T, 13, seed + 1) };
-  return { next: () => batch, getState: () => ({ batchSize: B, seqLen: T }) };
-}
-
-async function logits(model: Gpt2Model, adapters?: AdapterSet): Promise<Float32Array> {
-  const x = tf.tensor2d(tokens(B * T, 13, 9), [B, T], 'int32');
-  const y = model.forward(x, { adapters });
-  const data = (await y.data()) as Float32Array;
-  tf.dispose([x, y]);
-  return data;
-}
 
 /** Gauss–Jordan inverse with partial pivoting, float64 (an independent reference). */
 function inverse(m: number[][]): number[][] {
@@ -170,7 +155,7 @@ describe('LoRA-FA', () => {
     expect(adapterConfig).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8 });
     const imported = AdapterSet.fromPeft(model, adapterConfig, safetensors);
     expect(imported.variant.name).toBe('lora');
-    expect(Array.from(await logits(model, imported))).toEqual(Array.from(await logits(model, set)));
+    expect(Array.from(await fixedLogits(model, imported))).toEqual(Array.from(await fixedLogits(model, set)));
     imported.dispose();
     set.dispose();
     model.dispose();

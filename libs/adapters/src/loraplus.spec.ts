@@ -1,29 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, train, type BatchSource, type Gpt2Model } from '@lora/engine';
+import { initBackend, train } from '@lora/engine';
 import { AdapterSet } from './adapter-set';
 import { LoraModule, loraVariant } from './lora';
 import { loraPlusGroups, loraPlusVariant } from './loraplus';
-import { tinyModel, tokens } from '../../engine/src/testing/tiny-model';
+import { tinyModel } from '../../engine/src/testing/tiny-model';
+import { batcher, fixedLogits } from './testing/spec-helpers';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
-
-const B = 2;
-const T = 4;
-
-function batcher(seed = 3): BatchSource {
-  const batch = { inputs: tokens(B * T, 13, seed), targets: tokens(B * T, 13, seed + 1) };
-  return { next: () => batch, getState: () => ({ batchSize: B, seqLen: T }) };
-}
-
-async function logits(model: Gpt2Model, adapters?: AdapterSet): Promise<Float32Array> {
-  const x = tf.tensor2d(tokens(B * T, 13, 9), [B, T], 'int32');
-  const y = model.forward(x, { adapters });
-  const data = (await y.data()) as Float32Array;
-  tf.dispose([x, y]);
-  return data;
-}
 
 describe('LoRA+', () => {
   it('puts A at lr and B (and 1-D vectors) at ratio · lr, as PEFT groups them', () => {
@@ -124,7 +109,7 @@ describe('LoRA+', () => {
     expect(adapterConfig).not.toHaveProperty('loraplusLrRatio');
     const imported = AdapterSet.fromPeft(model, adapterConfig, safetensors);
     expect(imported.variant.name).toBe('lora');
-    expect(Array.from(await logits(model, imported))).toEqual(Array.from(await logits(model, set)));
+    expect(Array.from(await fixedLogits(model, imported))).toEqual(Array.from(await fixedLogits(model, set)));
     imported.dispose();
     set.dispose();
     model.dispose();

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -85,7 +85,7 @@ describe('Gpt2Model', () => {
       const loaded = await loadHfModel(dir);
       expect(loaded.tokenizer.name).toBe('byte');
       expect(loaded.config).toEqual({ ...config });
-      const keys = [...parseSafetensors(require('node:fs').readFileSync(join(dir, 'model.safetensors'))).tensors.keys()];
+      const keys = [...parseSafetensors(readFileSync(join(dir, 'model.safetensors'))).tensors.keys()];
       expect(keys).toContain('h.0.attn.c_attn.weight');
       expect(keys).not.toContain('lm_head.weight');
       const x = ids(tokens(8, 256, 3), 2, 4);

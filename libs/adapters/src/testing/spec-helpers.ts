@@ -24,6 +24,14 @@ export async function logits(model: Gpt2Model, x: tf.Tensor2D, adapters?: ModelA
   return data;
 }
 
+/** Logits on the fixed tokens (seed 9) that several specs compare across adapter states. */
+export async function fixedLogits(model: Gpt2Model, adapters?: ModelAdapters): Promise<Float32Array> {
+  const x = tf.tensor2d(tokens(B * T, VOCAB, 9), [B, T], 'int32');
+  const data = await logits(model, x, adapters);
+  x.dispose();
+  return data;
+}
+
 export async function values(t: tf.Tensor): Promise<Float32Array> {
   return Float32Array.from((await t.data()) as Float32Array);
 }
