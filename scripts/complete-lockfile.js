@@ -29,7 +29,9 @@ for (const [where, entry] of Object.entries(pkgs)) {
     if (pkgs[key] || pkgs[nested]) continue;
     const platform = platformOf(dep);
     if (!platform) {
-      console.error(`complete-lockfile: ${dep} (optional dependency of ${where || 'the root'}) is missing and its platform cannot be told from its name`);
+      console.error(
+        `complete-lockfile: ${dep} (optional dependency of ${where || 'the root'}) is missing and its platform cannot be told from its name`,
+      );
       process.exitCode = 1;
       continue;
     }
