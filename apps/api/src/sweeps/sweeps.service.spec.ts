@@ -54,6 +54,28 @@ describe('SweepsService.submit', () => {
     expect(queue.enqueueTrials).toHaveBeenCalledWith('s1', ['t1', 't2'], undefined);
   });
 
+  it('holds LoRA-drop runs for their probe: probes go out as flows, the rest as plain jobs', async () => {
+    const { service, sweeps, queue } = setup();
+    (queue as Record<string, unknown>).enqueueProbeFlows = jest.fn().mockResolvedValue(undefined);
+    sweeps.createWithTrials.mockImplementation(async (input: { trials: Array<{ index: number; kind?: string }> }) => ({
+      sweep: { id: 's1' },
+      trials: input.trials.map((t) => ({ id: `t${t.index}`, index: t.index, kind: t.kind ?? 'train' })),
+    }));
+    await service.submit(spec({ variants: ['lora', 'loradrop'], searchSpace: { r: [4] } }));
+    const trials = sweeps.createWithTrials.mock.calls[0][0].trials;
+    expect(trials.map((t: { index: number; variant: string; kind?: string }) => [t.index, t.variant, t.kind ?? 'train'])).toEqual([
+      [0, 'lora', 'train'],
+      [1, 'loradrop', 'train'],
+      [2, 'lora', 'probe'],
+    ]);
+    expect(queue.enqueueTrials).toHaveBeenCalledWith('s1', ['t0'], undefined);
+    expect((queue as Record<string, jest.Mock>).enqueueProbeFlows).toHaveBeenCalledWith(
+      's1',
+      [{ probeTrialId: 't2', trainTrialIds: ['t1'] }],
+      undefined,
+    );
+  });
+
   it('names every catalog problem at once and writes nothing', async () => {
     const { service, sweeps, queue } = setup();
     const err = await service.submit(spec({ dataset: 'nope', searchSpace: { targetModules: [['q_proj']] } })).catch((e) => e);

@@ -104,11 +104,13 @@ export class SweepsService {
     try {
       const now = created.trials.filter((t) => !waiting.has(t.index)).map((t) => t.id);
       if (now.length > 0) await this.queue.enqueueTrials(created.sweep.id, now, spec.priority || undefined);
-      await this.queue.enqueueProbeFlows(
-        created.sweep.id,
-        probes.map((p) => ({ probeTrialId: idOf.get(p.index)!, trainTrialIds: p.trainIndexes.map((i) => idOf.get(i)!) })),
-        spec.priority || undefined,
-      );
+      if (probes.length > 0) {
+        await this.queue.enqueueProbeFlows(
+          created.sweep.id,
+          probes.map((p) => ({ probeTrialId: idOf.get(p.index)!, trainTrialIds: p.trainIndexes.map((i) => idOf.get(i)!) })),
+          spec.priority || undefined,
+        );
+      }
     } catch (e) {
       this.log.error({ sweepId: created.sweep.id, err: e }, 'enqueue failed; rolling the sweep back');
       await this.queue.removeTrials(trialIds);
