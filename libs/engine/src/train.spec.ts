@@ -3,7 +3,7 @@ import type { AdamState } from './adam';
 import { initBackend } from './backend';
 import { evaluate } from './evaluate';
 import type { Batch } from './io/batches';
-import { learningRate, train, type BatchSource } from './train';
+import { DivergedError, learningRate, train, type BatchSource } from './train';
 import { tinyModel } from './testing/tiny-model';
 
 beforeAll(async () => {
@@ -44,6 +44,18 @@ describe('train (pretraining mode)', () => {
     const result = await train({ model, batcher, steps: 40, lr: 1e-2, logEvery: 40, clipNorm: 1 });
     expect(result.steps).toBe(40);
     expect(result.finalTrainLoss).toBeLessThan(before * 0.5);
+    model.dispose();
+  });
+
+  it('stops with DivergedError at the first log step whose loss is not finite', async () => {
+    const model = tinyModel(1, {}, true);
+    const w = model.weight('ln_f.weight');
+    w.assign(tf.fill(w.shape, NaN));
+    const err = await train({ model, batcher: repeatedBatcher(), steps: 20, lr: 1e-2, logEvery: 5 }).catch((e) => e);
+    expect(err).toBeInstanceOf(DivergedError);
+    expect(err).toMatchObject({ step: 5 });
+    expect(Number.isNaN(err.loss)).toBe(true);
+    expect(err.message).toMatch(/loss is NaN at step 5/);
     model.dispose();
   });
 

@@ -67,6 +67,17 @@ export interface TrainCallbacks {
   onCheckpoint?(e: CheckpointEvent): void | Promise<void>;
 }
 
+/** The training loss became NaN or ±Inf (seen at a log step). */
+export class DivergedError extends Error {
+  override name = 'DivergedError';
+  constructor(
+    readonly step: number,
+    readonly loss: number,
+  ) {
+    super(`training diverged: loss is ${loss} at step ${step} (lower the learning rate or enable clipNorm)`);
+  }
+}
+
 export interface TrainResult {
   /** Last step run. */
   steps: number;
@@ -175,6 +186,8 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
 
       if (step % logEvery === 0 || step === steps) {
         finalTrainLoss = (await loss.data())[0];
+        // A NaN/Inf loss never recovers: stop here with the step it was seen at.
+        if (!Number.isFinite(finalTrainLoss)) throw new DivergedError(step, finalTrainLoss);
         const now = performance.now();
         const tokensPerSec = ((step - lastLogStep) * batchSize * seqLen * 1000) / Math.max(1e-9, now - lastLogTime - pausedMs);
         lastLogTime = now;

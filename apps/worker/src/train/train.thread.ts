@@ -3,7 +3,7 @@
 // keeps renewing the job lock while tensors crunch.
 import { parentPort, workerData } from 'node:worker_threads';
 import { AdapterSet, adaloraAllocator } from '@lora/adapters';
-import { evaluate, initBackend, loadHfModel, train } from '@lora/engine';
+import { DivergedError, evaluate, initBackend, loadHfModel, train } from '@lora/engine';
 import { loraDropProbe } from './loradrop-probe';
 import { prepareTrialData } from './trial-data';
 import type { TrainThreadCommand, TrainThreadInput, TrainThreadMessage } from './train-thread.protocol';
@@ -161,4 +161,7 @@ async function main(): Promise<void> {
 }
 
 // The parent terminates this thread once it has handled 'done' or 'error'.
-main().catch((e: Error) => post({ type: 'error', message: e.message, stack: e.stack, unrecoverable: e instanceof ConfigProblem }));
+// A config problem or a diverged run fails the trial at once: retrying cannot help either.
+main().catch((e: Error) =>
+  post({ type: 'error', message: e.message, stack: e.stack, unrecoverable: e instanceof ConfigProblem || e instanceof DivergedError }),
+);
