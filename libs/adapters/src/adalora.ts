@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardContext, Rng, StepContext } from '@lora/engine';
 import type { AdapterTensor, ModuleAdapter, ModuleInfo, VariantDefinition } from './adapter';
+import { foldDelta } from './additive-merge';
 
 export interface AdaLoraConfig {
   /** Rank every module starts with (PEFT's init_r). */
@@ -220,17 +221,11 @@ export class AdaLoraModule implements ModuleAdapter {
   }
 
   merge(): void {
-    if (this.isMerged) return;
-    const w = this.info.weight;
-    tf.tidy(() => w.assign(tf.add(w, this.deltaWeight())));
-    this.isMerged = true;
+    this.isMerged = foldDelta(this, this.isMerged, true);
   }
 
   unmerge(): void {
-    if (!this.isMerged) return;
-    const w = this.info.weight;
-    tf.tidy(() => w.assign(tf.sub(w, this.deltaWeight())));
-    this.isMerged = false;
+    this.isMerged = foldDelta(this, this.isMerged, false);
   }
 
   /** Tensors cut to the kept triplets, as PEFT's resize_state_dict_by_rank_pattern saves them. */

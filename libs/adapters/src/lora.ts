@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardContext, Rng } from '@lora/engine';
 import type { AdapterTensor, ModuleAdapter, ModuleInfo, VariantDefinition } from './adapter';
+import { foldDelta } from './additive-merge';
 
 export interface LoraConfig {
   r: number;
@@ -100,17 +101,11 @@ export class LoraModule implements ModuleAdapter {
   }
 
   merge(): void {
-    if (this.isMerged) return;
-    const w = this.info.weight;
-    tf.tidy(() => w.assign(tf.add(w, this.deltaWeight())));
-    this.isMerged = true;
+    this.isMerged = foldDelta(this, this.isMerged, true);
   }
 
   unmerge(): void {
-    if (!this.isMerged) return;
-    const w = this.info.weight;
-    tf.tidy(() => w.assign(tf.sub(w, this.deltaWeight())));
-    this.isMerged = false;
+    this.isMerged = foldDelta(this, this.isMerged, false);
   }
 
   importTensors(tensors: Record<string, AdapterTensor>): void {

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@lora/engine';
 import type { ForwardContext } from '@lora/engine';
 import type { AdapterTensor, ModuleAdapter, ModuleInfo, VariantDefinition } from './adapter';
+import { foldDelta } from './additive-merge';
 
 export interface VeraConfig {
   r: number;
@@ -92,17 +93,11 @@ export class VeraModule implements ModuleAdapter {
   }
 
   merge(): void {
-    if (this.isMerged) return;
-    const w = this.info.weight;
-    tf.tidy(() => w.assign(tf.add(w, this.deltaWeight())));
-    this.isMerged = true;
+    this.isMerged = foldDelta(this, this.isMerged, true);
   }
 
   unmerge(): void {
-    if (!this.isMerged) return;
-    const w = this.info.weight;
-    tf.tidy(() => w.assign(tf.sub(w, this.deltaWeight())));
-    this.isMerged = false;
+    this.isMerged = foldDelta(this, this.isMerged, false);
   }
 
   trainableVariables(): Array<[string, tf.Variable]> {
