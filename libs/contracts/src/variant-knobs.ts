@@ -79,3 +79,9 @@ export type VariantKnobAxes = { [K in VariantName]: z.output<(typeof VARIANT_KNO
 export function knobAxes(variant: VariantName, given: unknown): Record<string, unknown[] | Distribution> {
   return VARIANT_KNOBS[variant].parse(given ?? {}) as Record<string, unknown[] | Distribution>;
 }
+
+/** LoRA-drop's selection rule from a trial's knobs: top-n when given, else the threshold (default 0.9). */
+export function loraDropRule(knobs: Record<string, unknown>): { topN: number } | { threshold: number } {
+  const k = knobs as { threshold?: number; topN?: number };
+  return k.topN !== undefined ? { topN: k.topN } : { threshold: k.threshold ?? 0.9 };
+}

@@ -33,10 +33,7 @@ export class ReplanService {
     const previous = await this.plans.listForProbe(probeId);
     const template = await this.trials.findOneByPlans(previous.map((p) => p.id));
     if (!template) throw new ConflictException(`no full run of probe ${probeId} exists to take settings from`);
-    const selected = selectImportantModules(
-      rows.map((r) => ({ module: r.module, score: r.score, normalized: r.normalized })),
-      rule,
-    );
+    const selected = selectImportantModules(rows, rule);
     const plan = await this.plans.create({
       sweepId: probe.sweepId,
       probeTrialId: probeId,

@@ -1,6 +1,6 @@
 // LoRA-drop's probe stage, run inside the trial until the queue-level probe → plan flow exists.
 import { AdapterSet, computeImportance, loraVariant, selectImportantModules } from '@lora/adapters';
-import type { TrialHyperparams } from '@lora/contracts';
+import { loraDropRule, type TrialHyperparams } from '@lora/contracts';
 import { train, TrainBatcher, validationBatches, type Gpt2Model } from '@lora/engine';
 import type { TrialData } from './trial-data';
 
@@ -33,7 +33,7 @@ export async function loraDropProbe(model: Gpt2Model, data: TrialData, hp: Trial
     });
     const batches = validationBatches(sample, { batchSize: t.batchSize, seqLen: t.seqLen, maxBatches: t.evalBatches });
     const importance = await computeImportance(model, probe, batches, { seqLen: t.seqLen });
-    const selected = selectImportantModules(importance, k.topN !== undefined ? { topN: k.topN } : { threshold: k.threshold ?? 0.9 });
+    const selected = selectImportantModules(importance, loraDropRule(hp.knobs));
     return {
       importance,
       selected,

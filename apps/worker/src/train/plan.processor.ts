@@ -4,7 +4,7 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import { selectImportantModules } from '@lora/adapters';
-import { QueueName, type PlanJobData, type TrialHyperparams } from '@lora/contracts';
+import { loraDropRule, QueueName, type PlanJobData, type TrialHyperparams } from '@lora/contracts';
 import { ImportanceRepository, PlanRepository, RunStatus, SweepRepository, TrialRepository } from '@lora/db';
 import { TrainQueueService } from '@lora/queue';
 import type { Job } from 'bullmq';
@@ -35,18 +35,16 @@ export class PlanProcessor extends WorkerHost {
       this.log.warn({ ...bindings, failed, reason }, 'plan failed');
       return { planned: 0 };
     }
-    const importance = rows.map((r) => ({ module: r.module, score: r.score, normalized: r.normalized }));
     const byRule = new Map<string, string>();
     const ready: string[] = [];
     for (const id of trainTrialIds) {
       const t = await this.trials.findById(id);
       if (!t || t.status !== RunStatus.queued) continue; // cancelled meanwhile
-      const k = (t.hyperparams as unknown as TrialHyperparams).knobs as { threshold?: number; topN?: number };
-      const rule = k.topN !== undefined ? { topN: k.topN } : { threshold: k.threshold ?? 0.9 };
+      const rule: { threshold?: number; topN?: number } = loraDropRule((t.hyperparams as unknown as TrialHyperparams).knobs);
       const key = JSON.stringify(rule);
       let planId = byRule.get(key);
       if (!planId) {
-        const selected = selectImportantModules(importance, rule);
+        const selected = selectImportantModules(rows, rule);
         const plan = await this.plans.create({
           sweepId,
           probeTrialId,

@@ -2,7 +2,7 @@
 // metrics/checkpoints into Postgres and its progress into the BullMQ job, and closes the attempt.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@lora/config';
-import type { SweepSpec, TrialHyperparams } from '@lora/contracts';
+import { loraDropRule, type SweepSpec, type TrialHyperparams } from '@lora/contracts';
 import {
   CheckpointRepository,
   ImportanceRepository,
@@ -63,22 +63,25 @@ export class TrialRunner {
   /** Runs the trial, or returns `throttled` when its sweep already runs `maxConcurrent` trials. */
   async run(trialId: string, ctx: RunContext): Promise<{ finalEvalLoss: number; throttled?: boolean }> {
     const trial = await this.trials.findForRun(trialId);
-    const max = trial?.sweep.maxConcurrent;
+    if (!trial) throw new TrialConfigError(`trial ${trialId} does not exist (deleted after it was queued?)`);
+    const max = trial.sweep.maxConcurrent;
     let lease: Lease | null = null;
-    if (trial && max) {
+    if (max) {
       lease = await this.gate.acquire(trial.sweep.id, trialId, max);
       if (!lease) return { finalEvalLoss: NaN, throttled: true };
     }
     try {
-      return await this.runAttempt(trialId, ctx);
+      return await this.runAttempt(trial, ctx);
     } finally {
       await lease?.release();
     }
   }
 
-  private async runAttempt(trialId: string, ctx: RunContext): Promise<{ finalEvalLoss: number }> {
-    const trial = await this.trials.findForRun(trialId);
-    if (!trial) throw new TrialConfigError(`trial ${trialId} does not exist (deleted after it was queued?)`);
+  private async runAttempt(
+    trial: NonNullable<Awaited<ReturnType<TrialRepository['findForRun']>>>,
+    ctx: RunContext,
+  ): Promise<{ finalEvalLoss: number }> {
+    const trialId = trial.id;
     if (trial.status === RunStatus.succeeded || trial.status === RunStatus.cancelled) {
       this.log.warn({ trialId, status: trial.status }, 'trial already finished; skipping job');
       return { finalEvalLoss: trial.finalEvalLoss ?? NaN };
@@ -197,12 +200,12 @@ export class TrialRunner {
             this.log.log({ ...bindings, modules: m.importance.length }, 'LoRA-drop probe importance stored');
             break;
           }
-          const k = hp.knobs as { threshold?: number; topN?: number };
+          const rule: { threshold?: number; topN?: number } = loraDropRule(hp.knobs);
           const plan = await this.plans.create({
             sweepId: sweep.id,
             probeTrialId: trialId,
-            threshold: k.topN === undefined ? (k.threshold ?? 0.9) : null,
-            topN: k.topN ?? null,
+            threshold: rule.threshold ?? null,
+            topN: rule.topN ?? null,
             selected: m.selected,
           });
           await this.trials.updateTrial(trialId, { planId: plan.id });
