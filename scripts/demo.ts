@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { MultiBar, Presets } from 'cli-progress';
 import { loadConfig } from '@lora/config';
+import { ApiTokenRepository, createPrismaClient, type PrismaService } from '@lora/db';
 
 interface TrialView {
   id: string;
@@ -63,10 +64,23 @@ async function stop(code: number): Promise<never> {
 }
 process.on('SIGINT', () => void stop(130));
 
+let token = '';
+
+/** Writes need an API token: the demo makes its own (what `lora token create` does). */
+async function createDemoToken(): Promise<string> {
+  const prisma = createPrismaClient(config.db);
+  try {
+    const repo = new ApiTokenRepository(prisma as unknown as PrismaService);
+    return (await repo.create(`demo-${new Date().toISOString().replace(/[:.]/g, '-')}`)).token;
+  } finally {
+    await prisma.$disconnect();
+  }
+}
+
 async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
   const res = await fetch(`${base}${url}`, {
     method,
-    headers: body ? { 'content-type': 'application/json' } : {},
+    headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();
@@ -99,6 +113,8 @@ async function main() {
   start('api', 'dist/apps/api/src/main.js');
   start('worker', 'dist/apps/worker/src/main.js');
   await waitHealthy(60_000);
+  token = await createDemoToken();
+  console.log(`Dashboard: ${base}/  (live curves; log in with the token below to cancel or rerun)`);
 
   const spec = {
     name: 'demo: LoRA r=4 vs r=8 on Moby Dick',
@@ -159,7 +175,9 @@ async function main() {
       `${t.id}  ${String(t.hyperparams.r).padStart(2)}  ${String(t.trainableParams ?? '-').padStart(9)}  ${before.padStart(9)} → ${after.padEnd(9)}  ${(t.tokensPerSec?.toFixed(0) ?? '-').padStart(8)}  ${t.status}${t.error ? ` (${t.error})` : ''}`,
     );
   }
-  console.log(`\nAPI:        ${base}   (OpenAPI: ${base}/docs)`);
+  console.log(`\nDashboard:  ${base}/#/sweeps/${sweep.id}`);
+  console.log(`API:        ${base}   (OpenAPI: ${base}/docs, queues: ${base}/admin/queues)`);
+  console.log(`API token:  ${token}   (export LORA_API_TOKEN=… for the CLI, or log in with it on the dashboard)`);
   console.log(`Sweep:      ${base}/sweeps/${sweep.id}`);
   for (const t of trials) {
     const cps = await api<Array<{ id: string; step: number; isFinal: boolean }>>('GET', `/trials/${t.id}/checkpoints`);

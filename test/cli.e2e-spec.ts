@@ -58,7 +58,11 @@ describe('lora CLI (built binary, real stack)', () => {
   const lora = (args: string[], timeoutMs = 5 * 60_000): Promise<Run> =>
     new Promise((resolve, reject) => {
       // Async spawn: the API answering the CLI runs in this very process.
-      const child = spawn(process.execPath, [CLI, '--api', stack.base, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI, '--api', stack.base, ...args], {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LORA_API_TOKEN: stack.token },
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));

@@ -3,7 +3,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { loadConfig, redisOptions, type AppConfig } from '@lora/config';
 import { QueueName } from '@lora/contracts';
-import { createPrismaClient, type PrismaClient } from '@lora/db';
+import { ApiTokenRepository, createPrismaClient, type PrismaClient, type PrismaService } from '@lora/db';
 import { Queue } from 'bullmq';
 import { unzipSync } from 'fflate';
 import { createHash } from 'node:crypto';
@@ -25,11 +25,16 @@ describe('walking skeleton (real API, worker process, Postgres, Redis)', () => {
   let worker: WorkerProcess;
   let prisma: PrismaClient;
   let queue: Queue;
+  let token: string;
 
   const http = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${base}${url}`, {
       method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...('authorization' in headers ? {} : { authorization: `Bearer ${token}` }),
+        ...headers,
+      },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const type = res.headers.get('content-type') ?? '';
@@ -40,6 +45,7 @@ describe('walking skeleton (real API, worker process, Postgres, Redis)', () => {
   beforeAll(async () => {
     config = loadConfig();
     prisma = createPrismaClient(config.db);
+    token = (await new ApiTokenRepository(prisma as unknown as PrismaService).create(`e2e-skeleton-${Date.now().toString(36)}`)).token;
     queue = new Queue(QueueName.Train, { connection: redisOptions(config.redis.url), prefix: config.redis.prefix });
     app = await createApiApp(config);
     await app.listen(0, '127.0.0.1');

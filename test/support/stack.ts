@@ -4,7 +4,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { loadConfig, redisOptions, type AppConfig } from '@lora/config';
 import { QueueName } from '@lora/contracts';
-import { createPrismaClient, type PrismaClient } from '@lora/db';
+import { ApiTokenRepository, createPrismaClient, type PrismaClient, type PrismaService } from '@lora/db';
 import { Queue } from 'bullmq';
 import { createApiApp } from '../../apps/api/src/bootstrap';
 import { waitFor } from './wait';
@@ -13,6 +13,8 @@ import { startWorker, tail, type WorkerProcess } from './worker-process';
 export interface Stack {
   config: AppConfig;
   base: string;
+  /** An API token of this stack's; `http` sends it unless the headers set `authorization`. */
+  token: string;
   worker: WorkerProcess;
   prisma: PrismaClient;
   queue: Queue;
@@ -31,13 +33,20 @@ export async function startStack(name: string, workerEnv: Record<string, string>
   const config: AppConfig = { ...env, redis: { ...env.redis, prefix } };
   const prisma = createPrismaClient(config.db);
   const queue = new Queue(QueueName.Train, { connection: redisOptions(config.redis.url), prefix });
+  const { token } = await new ApiTokenRepository(prisma as unknown as PrismaService).create(
+    `e2e-${name}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+  );
   const app: INestApplication = await createApiApp(config);
   await app.listen(0, '127.0.0.1');
   const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const http: Stack['http'] = async (method, url, body, headers = {}) => {
     const res = await fetch(`${base}${url}`, {
       method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...('authorization' in headers ? {} : { authorization: `Bearer ${token}` }),
+        ...headers,
+      },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const type = res.headers.get('content-type') ?? '';
@@ -57,6 +66,7 @@ export async function startStack(name: string, workerEnv: Record<string, string>
   return {
     config,
     base,
+    token,
     worker,
     prisma,
     queue,

@@ -68,6 +68,7 @@ export class ApiClient {
     baseUrl: string,
     private readonly fetchImpl: FetchLike,
     private readonly signal?: AbortSignal,
+    private readonly token?: string,
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
   }
@@ -121,7 +122,8 @@ export class ApiClient {
   private async raw(method: string, path: string, init: { body?: string; headers?: Record<string, string> }): Promise<Response> {
     if (this.signal?.aborted) throw new InterruptedError();
     try {
-      return await this.fetchImpl(`${this.baseUrl}${path}`, { method, ...init, signal: this.signal });
+      const headers = { ...init.headers, ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) };
+      return await this.fetchImpl(`${this.baseUrl}${path}`, { method, ...init, headers, signal: this.signal });
     } catch (e) {
       if (this.signal?.aborted || (e as Error)?.name === 'AbortError') throw new InterruptedError();
       const cause = (e as { cause?: { code?: string; message?: string } })?.cause;

@@ -12,6 +12,7 @@ import {
   sweepSubmit,
   sweepWatch,
 } from './commands/sweep';
+import { tokenCreateCmd, tokenListCmd, tokenRevokeCmd } from './commands/token';
 import { trialCancelCmd, trialRerunCmd, trialShowCmd } from './commands/trial';
 import { Context, type Deps, type GlobalOptions } from './context';
 import { DEFAULT_API_URL } from './config';
@@ -54,6 +55,7 @@ export function buildProgram(deps: Deps, setExit: (code: number) => void): Comma
   const program = new Command('lora')
     .description('Submit and follow LoRA sweeps on the orchestrator API, and download their adapters.')
     .option('--api <url>', `API base URL (default: $LORA_API_URL, else ${DEFAULT_API_URL})`)
+    .option('--token <token>', 'API token for writes (default: $LORA_API_TOKEN; create one with `lora token create`)')
     .option('--json', 'machine-readable output (JSON; `watch` prints one JSON event per line)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => deps.stdout.write(s), writeErr: (s) => deps.stderr.write(s) })
@@ -122,6 +124,24 @@ export function buildProgram(deps: Deps, setExit: (code: number) => void): Comma
     .argument('<id>', 'trial id')
     .action(run((ctx, id: string) => trialRerunCmd(ctx, id)));
 
+  const token = program
+    .command('token')
+    .description('API tokens (operators: talks to Postgres directly, with DATABASE_URL and DATABASE_SCHEMA like the API)');
+  token
+    .command('create')
+    .description('create a token and print it (once); writes need one, reads too when the API runs with AUTH_READS=token')
+    .requiredOption('--name <name>', 'a unique name: who or what uses the token')
+    .action(run((ctx, opts: { name: string }) => tokenCreateCmd(ctx, opts)));
+  token
+    .command('list')
+    .description('list tokens (names, prefixes, last use; never the tokens)')
+    .action(run((ctx) => tokenListCmd(ctx)));
+  token
+    .command('revoke')
+    .description('revoke a token by name: requests with it get 401 from then on')
+    .argument('<name>', 'token name')
+    .action(run((ctx, name: string) => tokenRevokeCmd(ctx, name)));
+
   const adapter = program.command('adapter').description('download trained adapters');
   adapter
     .command('download')
@@ -178,6 +198,8 @@ export function report(e: unknown, deps: Deps, json: boolean): number {
       exitCode = EXIT.usage;
       message = e.fieldErrors.length ? 'the API rejected the request:' : `the API rejected the request: ${e.apiMessage ?? 'bad request'}`;
       details = fieldErrorLines(e.fieldErrors);
+    } else if (e.status === 401) {
+      message = `${e.apiMessage ?? 'the API needs a token'} (set LORA_API_TOKEN or --token; an operator creates one with \`lora token create --name <name>\`)`;
     } else if (e.status === 404 || e.status === 409) {
       message = e.apiMessage ?? `${e.method} ${e.path}: ${e.status}`;
     } else {

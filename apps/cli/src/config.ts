@@ -1,4 +1,5 @@
-// The CLI's one reader of the environment: where the API is. Everything else gets it from here.
+// The CLI's one reader of the environment: where the API is and the API token. Everything else
+// gets them from here.
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
 
 export interface CliConfig {
@@ -6,9 +7,12 @@ export interface CliConfig {
   apiUrl: string;
   /** Where apiUrl came from, to word hints ("set --api or LORA_API_URL"). */
   apiUrlSource: 'default' | 'env';
+  /** The API token sent as a bearer token (writes need one): $LORA_API_TOKEN. */
+  apiToken?: string;
 }
 
 export function cliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
   const fromEnv = env.LORA_API_URL?.trim();
-  return fromEnv ? { apiUrl: fromEnv, apiUrlSource: 'env' } : { apiUrl: DEFAULT_API_URL, apiUrlSource: 'default' };
+  const apiToken = env.LORA_API_TOKEN?.trim() || undefined;
+  return fromEnv ? { apiUrl: fromEnv, apiUrlSource: 'env', apiToken } : { apiUrl: DEFAULT_API_URL, apiUrlSource: 'default', apiToken };
 }

@@ -26,6 +26,7 @@ export interface Deps {
 
 export interface GlobalOptions {
   api?: string;
+  token?: string;
   json?: boolean;
 }
 
@@ -39,7 +40,8 @@ export class Context {
     readonly deps: Deps,
     opts: GlobalOptions,
   ) {
-    const url = opts.api ?? cliConfig(deps.env).apiUrl;
+    const config = cliConfig(deps.env);
+    const url = opts.api ?? config.apiUrl;
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -48,7 +50,7 @@ export class Context {
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
       throw new UsageError(`--api: "${url}" must be an http:// or https:// URL`);
-    this.api = new ApiClient(url, deps.fetch, deps.signal);
+    this.api = new ApiClient(url, deps.fetch, deps.signal, opts.token ?? config.apiToken);
     this.json = !!opts.json;
     this.apiGiven = opts.api !== undefined;
   }

@@ -16,6 +16,15 @@ const EnvSchema = z.object({
     .transform((v) => v === '1' || v === 'true'),
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: intFromEnv(3000).pipe(z.number().min(0).max(65535)),
+  // Writes always need an API token; reads need one too when this is "token".
+  AUTH_READS: z.enum(['public', 'token']).default('public'),
+  // Mark the session cookie Secure (set when the API is served over HTTPS).
+  AUTH_COOKIE_SECURE: z
+    .enum(['0', '1', 'true', 'false'])
+    .default('0')
+    .transform((v) => v === '1' || v === 'true'),
+  // The built dashboard (default: dist/dashboard, written by `npm run build`).
+  DASHBOARD_DIR: z.string().optional(),
   DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/test'),
   DATABASE_SCHEMA: z
     .string()
@@ -39,7 +48,7 @@ export type AppConfig = {
   env: 'development' | 'production' | 'test';
   rootDir: string;
   log: { level: string; pretty: boolean };
-  api: { host: string; port: number };
+  api: { host: string; port: number; authReads: 'public' | 'token'; cookieSecure: boolean; dashboardDir: string };
   db: { databaseUrl: string; databaseSchema: string };
   redis: { url: string; prefix: string };
   modelsDir: string;
@@ -64,7 +73,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     env: e.NODE_ENV,
     rootDir: ROOT,
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
-    api: { host: e.API_HOST, port: e.API_PORT },
+    api: {
+      host: e.API_HOST,
+      port: e.API_PORT,
+      authReads: e.AUTH_READS,
+      cookieSecure: e.AUTH_COOKIE_SECURE,
+      dashboardDir: path.resolve(e.DASHBOARD_DIR ?? path.join(ROOT, 'dist', 'dashboard')),
+    },
     db: { databaseUrl: e.DATABASE_URL, databaseSchema: e.DATABASE_SCHEMA },
     redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
     modelsDir: path.resolve(e.MODELS_DIR),

@@ -1,4 +1,5 @@
 export * from './queues';
+export * from './events';
 export * from './variants';
 export * from './variant-knobs';
 export * from './sweep.schema';

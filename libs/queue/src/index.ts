@@ -1,2 +1,3 @@
 export * from './train-queue.service';
 export * from './queue.module';
+export * from './live-events.service';

@@ -3,10 +3,12 @@ import { Controller, Get, HttpException, HttpStatus } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { PrismaService } from '@lora/db';
 import { TrainQueueService } from '@lora/queue';
+import { Public } from '../auth/auth.guard';
 
 const withTimeout = <T>(p: Promise<T>, ms: number) =>
   Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no answer in ${ms} ms`)), ms).unref())]);
 
+@Public()
 @ApiTags('health')
 @Controller('health')
 export class HealthController {

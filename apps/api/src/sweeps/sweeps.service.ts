@@ -1,29 +1,12 @@
 // Sweep submission and reads: validates against the catalog, writes Sweep + Trials in one
 // transaction, then enqueues one train job per trial (rolled back if Redis refuses).
 import { ConflictException, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
-import { CatalogRepository, Prisma, SweepRepository, type RunStatus } from '@lora/db';
+import { CatalogRepository, Prisma, progressOf, SweepRepository } from '@lora/db';
 import { gpt2ModulePaths, selectModules, type FieldError, type SweepSpec } from '@lora/contracts';
 import { expandSweep, planProbes, SweepExpansionError } from '@lora/orchestration';
 import { isDeepStrictEqual } from 'node:util';
 import { ValidationFailed } from '../common/zod-validation.pipe';
 import { TrainQueueService } from '@lora/queue';
-
-export interface Progress {
-  total: number;
-  done: number;
-  byStatus: Partial<Record<RunStatus, number>>;
-}
-
-const DONE: RunStatus[] = ['succeeded', 'failed', 'cancelled', 'pruned'];
-
-function progressOf(byStatus: Partial<Record<RunStatus, number>>): Progress {
-  const entries = Object.entries(byStatus) as Array<[RunStatus, number]>;
-  return {
-    total: entries.reduce((a, [, n]) => a + n, 0),
-    done: entries.filter(([s]) => DONE.includes(s)).reduce((a, [, n]) => a + n, 0),
-    byStatus,
-  };
-}
 
 @Injectable()
 export class SweepsService {

@@ -4,7 +4,7 @@ import { BadRequestException, ConflictException, Injectable, Logger, NotFoundExc
 import { selectImportantModules } from '@lora/adapters';
 import type { TrialHyperparams } from '@lora/contracts';
 import { ImportanceRepository, PlanRepository, Prisma, RunStatus, SweepRepository, TrialRepository } from '@lora/db';
-import { TrainQueueService } from '@lora/queue';
+import { LiveEventsService, TrainQueueService } from '@lora/queue';
 
 @Injectable()
 export class ReplanService {
@@ -16,6 +16,7 @@ export class ReplanService {
     private readonly importance: ImportanceRepository,
     private readonly plans: PlanRepository,
     private readonly queue: TrainQueueService,
+    private readonly live: LiveEventsService,
   ) {}
 
   async replan(probeId: string, rule: { threshold?: number; topN?: number }) {
@@ -52,6 +53,7 @@ export class ReplanService {
     });
     await this.queue.enqueueTrials(probe.sweepId, [trial.id], template.priority || undefined);
     await this.sweeps.refreshStatus(probe.sweepId);
+    await this.live.trialsChanged(probe.sweepId, [trial.id]);
     this.log.log({ sweepId: probe.sweepId, probeTrialId: probeId, planId: plan.id, trialId: trial.id, selected }, 'LoRA-drop re-planned');
     return { plan, trial };
   }

@@ -2,7 +2,7 @@
 // jobs and the cancel broadcast to whichever worker runs the trial.
 import { ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { RunStatus, SweepRepository, TrialRepository } from '@lora/db';
-import { TrainQueueService } from '@lora/queue';
+import { LiveEventsService, TrainQueueService } from '@lora/queue';
 
 const RERUNNABLE: RunStatus[] = [RunStatus.failed, RunStatus.cancelled, RunStatus.pruned, RunStatus.succeeded];
 
@@ -14,6 +14,7 @@ export class TrialControlService {
     private readonly trials: TrialRepository,
     private readonly sweeps: SweepRepository,
     private readonly queue: TrainQueueService,
+    private readonly live: LiveEventsService,
   ) {}
 
   private async cancelIds(sweepId: string, ids: string[], reason: string) {
@@ -23,6 +24,7 @@ export class TrialControlService {
       this.log.log({ sweepId, trials: cancelled, workersNotified: heardBy }, 'cancelled');
     }
     await this.sweeps.refreshStatus(sweepId);
+    await this.live.trialsChanged(sweepId, cancelled);
     return { cancelled };
   }
 
@@ -52,6 +54,7 @@ export class TrialControlService {
     await this.trials.resetForRerun(id);
     await this.queue.requeue(t.sweepId, id, t.priority || undefined);
     await this.sweeps.refreshStatus(t.sweepId);
+    await this.live.trialsChanged(t.sweepId, [id]);
     this.log.log({ sweepId: t.sweepId, trialId: id }, 'trial requeued');
     return { requeued: [id] };
   }
@@ -67,6 +70,7 @@ export class TrialControlService {
     }
     const failed = rows.map((t) => t.id);
     await this.sweeps.refreshStatus(sweepId);
+    await this.live.trialsChanged(sweepId, failed);
     this.log.log({ sweepId, trials: failed }, 'failed trials requeued');
     return { requeued: failed };
   }

@@ -7,6 +7,7 @@ import {
   MetricRepository,
   PlanRepository,
   RankBudgetRepository,
+  TrialLogRepository,
   TrialRepository,
 } from '@lora/db';
 import { z } from 'zod';
@@ -21,6 +22,16 @@ const MetricsQuery = z
     split: z.enum(['train', 'eval']).optional(),
     afterStep: z.coerce.number().int().min(-1).optional(),
     take: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  })
+  .strict();
+
+const LogsQuery = z
+  .object({
+    afterId: z
+      .string()
+      .regex(/^\d{1,18}$/, 'a log line id (digits)')
+      .optional(),
+    take: z.coerce.number().int().min(1).max(10_000).default(1000),
   })
   .strict();
 
@@ -47,6 +58,7 @@ export class TrialsController {
     private readonly plans: PlanRepository,
     private readonly rankBudgets: RankBudgetRepository,
     private readonly replans: ReplanService,
+    private readonly logs: TrialLogRepository,
   ) {}
 
   @Post(':id/replan')
@@ -108,6 +120,13 @@ export class TrialsController {
   ) {
     await this.mustExist(id);
     return this.metrics.list(id, q);
+  }
+
+  @Get(':id/logs')
+  @ApiOperation({ summary: "A trial's log lines, oldest first (page with afterId: the last id you have)" })
+  async getLogs(@Param('id', UuidPipe) id: string, @Query(new ZodValidationPipe(LogsQuery, 'query')) q: z.output<typeof LogsQuery>) {
+    await this.mustExist(id);
+    return this.logs.list(id, q);
   }
 
   @Get(':id/checkpoints')

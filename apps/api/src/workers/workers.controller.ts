@@ -17,7 +17,7 @@ export class WorkersController {
   async list() {
     const now = Date.now();
     const lostAfter = 3 * this.config.worker.heartbeatMs;
-    return (await this.workers.list()).map((w) => ({
+    return (await this.workers.listWithRunning()).map((w) => ({
       ...w,
       lost: w.status !== 'offline' && now - w.heartbeatAt.getTime() > lostAfter,
     }));

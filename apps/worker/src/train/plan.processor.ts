@@ -6,7 +6,7 @@ import { Logger } from '@nestjs/common';
 import { selectImportantModules } from '@lora/adapters';
 import { loraDropRule, QueueName, type PlanJobData, type TrialHyperparams } from '@lora/contracts';
 import { ImportanceRepository, PlanRepository, RunStatus, SweepRepository, TrialRepository } from '@lora/db';
-import { TrainQueueService } from '@lora/queue';
+import { LiveEventsService, TrainQueueService } from '@lora/queue';
 import type { Job } from 'bullmq';
 
 @Processor(QueueName.Plan)
@@ -19,6 +19,7 @@ export class PlanProcessor extends WorkerHost {
     private readonly importance: ImportanceRepository,
     private readonly plans: PlanRepository,
     private readonly queue: TrainQueueService,
+    private readonly live: LiveEventsService,
   ) {
     super();
   }
@@ -32,6 +33,7 @@ export class PlanProcessor extends WorkerHost {
       const reason = `LoRA-drop probe ${probeTrialId} ${probe ? probe.status : 'is gone'}${probe?.error ? `: ${probe.error}` : ''}; nothing to plan from`;
       const failed = await this.trials.failMany(trainTrialIds, reason);
       await this.sweeps.refreshStatus(sweepId);
+      await this.live.trialsChanged(sweepId, failed);
       this.log.warn({ ...bindings, failed, reason }, 'plan failed');
       return { planned: 0 };
     }
@@ -60,6 +62,8 @@ export class PlanProcessor extends WorkerHost {
       ready.push(id);
     }
     if (ready.length > 0) await this.queue.enqueueTrials(sweepId, ready, probe.priority || undefined);
+    await this.live.trialsChanged(sweepId, ready);
+    await this.live.hint('importance', sweepId, probeTrialId);
     return { planned: ready.length };
   }
 }

@@ -7,13 +7,18 @@ import {
   CheckpointRepository,
   ImportanceRepository,
   MetricRepository,
+  type LogLevel,
+  type MetricPointInput,
   PlanRepository,
   Prisma,
   RankBudgetRepository,
   RunStatus,
   SweepRepository,
+  TrialLogRepository,
   TrialRepository,
+  type TrialLogInput,
 } from '@lora/db';
+import { LiveEventsService } from '@lora/queue';
 import { decide, resolveModelPath } from '@lora/orchestration';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
@@ -21,8 +26,8 @@ import { Worker as Thread } from 'node:worker_threads';
 import { HeartbeatService } from '../fleet/heartbeat.service';
 import { WORKER_IDENTITY, type WorkerIdentity } from '../fleet/worker-identity';
 import { ConcurrencyGate, type Lease } from './concurrency-gate.service';
-import { MetricBuffer } from './metric-buffer';
 import type { TrainThreadCommand, TrainThreadInput, TrainThreadMessage } from './train-thread.protocol';
+import { WriteBuffer } from './write-buffer';
 
 export interface RunContext {
   jobId: string;
@@ -54,6 +59,8 @@ export class TrialRunner {
     private readonly importance: ImportanceRepository,
     private readonly plans: PlanRepository,
     private readonly rankBudgets: RankBudgetRepository,
+    private readonly logs: TrialLogRepository,
+    private readonly live: LiveEventsService,
     private readonly heartbeat: HeartbeatService,
     private readonly gate: ConcurrencyGate,
     @Inject(WORKER_IDENTITY) private readonly me: WorkerIdentity,
@@ -97,8 +104,21 @@ export class TrialRunner {
       return { finalEvalLoss: NaN };
     }
     await this.sweeps.refreshStatus(sweep.id);
+    await this.live.trialsChanged(sweep.id, [trialId]);
     const bindings = { sweepId: sweep.id, trialId, attempt: attempt.number, attemptId: attempt.id };
     this.log.log(bindings, 'attempt started');
+    // The trial's own log (Postgres + live stream), besides this process's structured log.
+    const logBuffer = new WriteBuffer<TrialLogInput>(async (batch) => {
+      const rows = await this.logs.insertBatch(batch);
+      await this.live.logs(
+        sweep.id,
+        trialId,
+        rows.map(({ trialId: _t, ts, ...r }) => ({ ...r, ts: ts.toISOString() })),
+      );
+    }, this.config.metricsFlushMs);
+    const tlog = (level: LogLevel, message: string) =>
+      logBuffer.push({ trialId, attemptId: attempt.id, attempt: attempt.number, level, message, ts: new Date() });
+    tlog('info', `attempt ${attempt.number} started on worker ${this.me.id} (job ${ctx.jobId})`);
     this.heartbeat.trialStarted(trialId);
 
     const hp = trial.hyperparams as unknown as TrialHyperparams;
@@ -116,7 +136,14 @@ export class TrialRunner {
       kind: trial.kind === 'probe' ? 'probe' : 'train',
       selected: trial.planId ? ((await this.plans.findById(trial.planId))?.selected as string[] | undefined) : undefined,
     };
-    const buffer = new MetricBuffer(this.metrics, this.config.metricsFlushMs);
+    const buffer = new WriteBuffer<MetricPointInput>(async (batch) => {
+      await this.metrics.insertBatch(batch);
+      await this.live.metrics(
+        sweep.id,
+        trialId,
+        batch.map(({ step, split, name, value }) => ({ step, split, name, value })),
+      );
+    }, this.config.metricsFlushMs);
     const point = (step: number, split: 'train' | 'eval', name: string, value: number) =>
       buffer.push({ trialId, attemptId: attempt.id, step, split, name, value });
     let lastProgress = 0;
@@ -139,11 +166,20 @@ export class TrialRunner {
             { ...bindings, backend: m.backend, device: m.device, trainableParams: m.trainableParams, baselineEvalLoss: m.baselineEvalLoss },
             'training started',
           );
+          tlog(
+            'info',
+            `training started on ${m.backend} (${m.device}): ${m.trainableParams.toLocaleString('en-US')} trainable parameters, baseline eval loss ${m.baselineEvalLoss.toFixed(4)}`,
+          );
+          await this.live.trialsChanged(sweep.id, [trialId]);
           break;
         case 'log': {
           point(m.step, 'train', 'loss', m.loss);
           point(m.step, 'train', 'lr', m.lr);
           point(m.step, 'train', 'tokens_per_sec', m.tokensPerSec);
+          tlog(
+            'info',
+            `step ${m.step}/${hp.training.steps} loss ${m.loss.toFixed(4)} lr ${m.lr.toExponential(2)} ${Math.round(m.tokensPerSec)} tok/s`,
+          );
           const now = Date.now();
           if (now - lastProgress > 250 || m.step === hp.training.steps) {
             lastProgress = now;
@@ -154,6 +190,7 @@ export class TrialRunner {
         case 'eval': {
           point(m.step, 'eval', 'loss', m.evalLoss);
           this.log.log({ ...bindings, step: m.step, evalLoss: m.evalLoss }, 'eval');
+          tlog('info', `eval at step ${m.step}: loss ${m.evalLoss.toFixed(4)}`);
           curve.push({ step: m.step, value: m.evalLoss });
           if (curve.every((p) => p.step === m.step || p.value > m.evalLoss))
             await this.trials.updateTrial(trialId, { bestEvalLoss: m.evalLoss });
@@ -163,9 +200,11 @@ export class TrialRunner {
             if (d.prune) {
               prunedReason = d.reason ?? `${rule.rule} rule at step ${m.step}`;
               this.log.log({ ...bindings, step: m.step, reason: prunedReason }, 'pruned by early stopping');
+              tlog('warn', `pruned by early stopping: ${prunedReason}`);
             }
             send?.({ type: 'verdict', step: m.step, stop: d.prune, reason: prunedReason ?? undefined });
           }
+          await this.live.trialsChanged(sweep.id, [trialId]);
           break;
         }
         case 'checkpoint': {
@@ -186,6 +225,11 @@ export class TrialRunner {
             await this.trials.updateTrial(trialId, { rankPattern: m.adapterConfig.rank_pattern as Prisma.InputJsonValue });
           }
           this.log.log({ ...bindings, step: m.step, bytes: m.safetensors.byteLength, sha256 }, 'checkpoint stored');
+          tlog(
+            'info',
+            `checkpoint at step ${m.step}${m.isFinal ? ' (final)' : ''} stored: ${(m.safetensors.byteLength / 1024).toFixed(1)} kB, sha256 ${sha256.slice(0, 12)}`,
+          );
+          await this.live.hint('checkpoint', sweep.id, trialId);
           break;
         }
         case 'probe': {
@@ -196,6 +240,8 @@ export class TrialRunner {
           );
           await this.trials.updateTrial(trialId, { trainableParams: m.trainableParams });
           // A probe trial's plans are made by its plan job; an in-trial probe plans for itself.
+          tlog('info', `LoRA-drop importance stored for ${m.importance.length} modules; most important: ${order.slice(0, 3).join(', ')}`);
+          await this.live.hint('importance', sweep.id, trialId);
           if (trial.kind === 'probe') {
             this.log.log({ ...bindings, modules: m.importance.length }, 'LoRA-drop probe importance stored');
             break;
@@ -210,6 +256,8 @@ export class TrialRunner {
           });
           await this.trials.updateTrial(trialId, { planId: plan.id });
           this.log.log({ ...bindings, selected: m.selected, planId: plan.id }, 'LoRA-drop probe selected modules');
+          tlog('info', `LoRA-drop selected ${m.selected.length} modules: ${m.selected.join(', ')}`);
+          await this.live.hint('importance', sweep.id, trialId);
           break;
         }
         case 'ranks':
@@ -218,6 +266,8 @@ export class TrialRunner {
               Object.entries(r.ranks).map(([module, rank]) => ({ trialId, step: r.step, module, rank, budget: r.budget })),
             ),
           );
+          for (const r of m.records) tlog('info', `AdaLoRA budget at step ${r.step}: total rank ${r.budget}`);
+          await this.live.hint('ranks', sweep.id, trialId);
           break;
         case 'done':
           result = m;
@@ -249,6 +299,10 @@ export class TrialRunner {
         { ...bindings, status, finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec, wallMs: r.wallMs },
         `attempt ${status}`,
       );
+      tlog(
+        'info',
+        `attempt ${status}: final eval loss ${r.finalEvalLoss?.toFixed(4) ?? '-'}, ${Math.round(r.tokensPerSec ?? 0)} tok/s, ${(r.wallMs / 1000).toFixed(1)} s`,
+      );
       return { finalEvalLoss: r.finalEvalLoss ?? NaN };
     } catch (e) {
       await buffer.close().catch(() => undefined);
@@ -264,15 +318,19 @@ export class TrialRunner {
       );
       if (status === RunStatus.cancelled) {
         this.log.log({ ...bindings, reason: err.message }, 'attempt cancelled');
+        tlog('warn', `attempt cancelled: ${err.message}`);
         return { finalEvalLoss: NaN };
       }
       await this.trials.updateAttempt(attempt.id, { status: RunStatus.failed });
       this.log.error({ ...bindings, err: err.message, willRetry: !final }, 'attempt failed');
+      tlog('error', `attempt failed: ${err.message}${final ? '' : ' (will be retried)'}`);
       throw err;
     } finally {
       this.active.delete(trialId);
       this.heartbeat.trialEnded(trialId);
+      await logBuffer.close().catch((e: Error) => this.log.warn({ ...bindings, err: e.message }, 'trial log lines lost'));
       await this.sweeps.refreshStatus(sweep.id).catch(() => undefined);
+      await this.live.trialsChanged(sweep.id, [trialId]);
     }
   }
 

@@ -7,4 +7,6 @@ export * from './worker.repository';
 export * from './importance.repository';
 export * from './plan.repository';
 export * from './rank-budget.repository';
+export * from './api-token.repository';
+export * from './trial-log.repository';
 export * from './repositories.module';

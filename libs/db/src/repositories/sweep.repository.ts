@@ -39,6 +39,23 @@ export const LEADERBOARD_METRICS = {
 } as const satisfies Record<string, ReadonlyArray<keyof Prisma.TrialOrderByWithRelationInput>>;
 export type LeaderboardMetric = keyof typeof LEADERBOARD_METRICS;
 
+export interface SweepProgress {
+  total: number;
+  done: number;
+  byStatus: Partial<Record<RunStatus, number>>;
+}
+
+const FINISHED: RunStatus[] = [RunStatus.succeeded, RunStatus.failed, RunStatus.cancelled, RunStatus.pruned];
+
+export function progressOf(byStatus: Partial<Record<RunStatus, number>>): SweepProgress {
+  const entries = Object.entries(byStatus) as Array<[RunStatus, number]>;
+  return {
+    total: entries.reduce((a, [, n]) => a + n, 0),
+    done: entries.filter(([s]) => FINISHED.includes(s)).reduce((a, [, n]) => a + n, 0),
+    byStatus,
+  };
+}
+
 @Injectable()
 export class SweepRepository {
   constructor(private readonly prisma: PrismaService) {}
@@ -86,6 +103,10 @@ export class SweepRepository {
     return this.prisma.sweep.delete({ where: { id } });
   }
 
+  findStatus(id: string) {
+    return this.prisma.sweep.findUnique({ where: { id }, select: { id: true, status: true, finishedAt: true } });
+  }
+
   findById(id: string) {
     return this.prisma.sweep.findUnique({
       where: { id },
@@ -124,6 +145,11 @@ export class SweepRepository {
       { index: 'asc' },
     ];
     return this.prisma.trial.findMany({ where: { sweepId, kind: 'train' }, orderBy, take });
+  }
+
+  /** A sweep's progress: trial counts per status, total and finished. */
+  async progress(sweepId: string): Promise<SweepProgress> {
+    return progressOf((await this.statusCounts([sweepId])).get(sweepId) ?? {});
   }
 
   /** Trial counts per status for the given sweeps. */

@@ -7,6 +7,10 @@ import { PrismaService } from '../prisma.service';
 export class TrialRepository {
   constructor(private readonly prisma: PrismaService) {}
 
+  findManyByIds(ids: string[]) {
+    return this.prisma.trial.findMany({ where: { id: { in: ids } }, orderBy: { index: 'asc' } });
+  }
+
   findById(id: string) {
     return this.prisma.trial.findUnique({
       where: { id },

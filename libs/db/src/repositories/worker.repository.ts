@@ -35,4 +35,22 @@ export class WorkerRepository {
   list() {
     return this.prisma.worker.findMany({ orderBy: { heartbeatAt: 'desc' } });
   }
+
+  /** The workers with the trials each one is running now (its running attempts). */
+  async listWithRunning() {
+    const [workers, running] = await Promise.all([
+      this.list(),
+      this.prisma.attempt.findMany({
+        where: { status: 'running', workerId: { not: null } },
+        select: { workerId: true, number: true, trialId: true, trial: { select: { sweepId: true } } },
+        orderBy: { startedAt: 'asc' },
+      }),
+    ]);
+    return workers.map((w) => ({
+      ...w,
+      runningTrials: running
+        .filter((a) => a.workerId === w.id)
+        .map((a) => ({ trialId: a.trialId, sweepId: a.trial.sweepId, attempt: a.number })),
+    }));
+  }
 }

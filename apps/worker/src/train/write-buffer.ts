@@ -1,19 +1,19 @@
-// Batches metric points so a fast trainer costs one INSERT per flush, not one per point.
-import type { MetricPointInput, MetricRepository } from '@lora/db';
+// Batches rows (metric points, log lines) so a fast trainer costs one INSERT per flush, not one
+// per row. `write` gets each batch in order; a batch that fails is kept for the next flush.
 
-export class MetricBuffer {
-  private points: MetricPointInput[] = [];
+export class WriteBuffer<T> {
+  private points: T[] = [];
   private timer: NodeJS.Timeout | null = null;
   private inflight: Promise<void> = Promise.resolve();
   private failure: Error | null = null;
 
   constructor(
-    private readonly repo: MetricRepository,
+    private readonly write: (batch: T[]) => Promise<unknown>,
     private readonly flushMs: number,
     private readonly maxBatch = 500,
   ) {}
 
-  push(p: MetricPointInput): void {
+  push(p: T): void {
     this.points.push(p);
     if (this.points.length >= this.maxBatch) void this.flush();
     else if (!this.timer) this.timer = setTimeout(() => void this.flush(), this.flushMs);
@@ -28,7 +28,7 @@ export class MetricBuffer {
     this.inflight = this.inflight.then(async () => {
       if (batch.length === 0) return;
       try {
-        await this.repo.insertBatch(batch);
+        await this.write(batch);
       } catch (e) {
         // Keep the points for the next flush; close() surfaces the error if it persists.
         this.points = batch.concat(this.points);

@@ -1,13 +1,13 @@
-import type { MetricPointInput, MetricRepository } from '@lora/db';
-import { MetricBuffer } from './metric-buffer';
+import type { MetricPointInput } from '@lora/db';
+import { WriteBuffer } from './write-buffer';
 
 const p = (step: number): MetricPointInput => ({ trialId: 't', step, split: 'train', name: 'loss', value: step });
 
-describe('MetricBuffer', () => {
+describe('WriteBuffer', () => {
   it('batches points into few inserts, in order', async () => {
     const batches: number[][] = [];
     const repo = { insertBatch: jest.fn(async (b: MetricPointInput[]) => (batches.push(b.map((x) => x.step)), b.length)) };
-    const buf = new MetricBuffer(repo as unknown as MetricRepository, 10_000, 4);
+    const buf = new WriteBuffer<MetricPointInput>((b) => repo.insertBatch(b), 10_000, 4);
     for (let i = 1; i <= 10; i++) buf.push(p(i));
     await buf.close();
     expect(batches).toEqual([
@@ -27,7 +27,7 @@ describe('MetricBuffer', () => {
         return b.length;
       }),
     };
-    const buf = new MetricBuffer(repo as unknown as MetricRepository, 10_000, 100);
+    const buf = new WriteBuffer<MetricPointInput>((b) => repo.insertBatch(b), 10_000, 100);
     buf.push(p(1));
     await buf.flush();
     buf.push(p(2));
@@ -36,7 +36,7 @@ describe('MetricBuffer', () => {
     expect(seen).toEqual([1, 2]);
 
     fail = true;
-    const buf2 = new MetricBuffer(repo as unknown as MetricRepository, 10_000, 100);
+    const buf2 = new WriteBuffer<MetricPointInput>((b) => repo.insertBatch(b), 10_000, 100);
     buf2.push(p(3));
     await expect(buf2.close()).rejects.toThrow('db down');
   });
