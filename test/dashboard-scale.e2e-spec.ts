@@ -38,9 +38,20 @@ describe('dashboard at scale (5,000 trials, 10,000-point curves)', () => {
       prisma.baseModel.findUniqueOrThrow({ where: { name: 'sotu-gpt2-small' } }),
       prisma.dataset.findUniqueOrThrow({ where: { name: 'moby-dick' } }),
     ]);
-    const spec = SweepSpecSchema.parse({ name: 'scale: 5,000 trials', baseModel: model.name, dataset: data.name, variants: [...ALL_VARIANTS] });
+    const spec = SweepSpecSchema.parse({
+      name: 'scale: 5,000 trials',
+      baseModel: model.name,
+      dataset: data.name,
+      variants: [...ALL_VARIANTS],
+    });
     const sweep = await prisma.sweep.create({
-      data: { name: spec.name ?? 'scale', status: 'running', baseModelId: model.id, datasetId: data.id, spec: JSON.parse(JSON.stringify(spec)) },
+      data: {
+        name: spec.name ?? 'scale',
+        status: 'running',
+        baseModelId: model.id,
+        datasetId: data.id,
+        spec: JSON.parse(JSON.stringify(spec)),
+      },
     });
     sweepId = sweep.id;
     const statuses = ['succeeded', 'succeeded', 'succeeded', 'succeeded', 'failed', 'pruned', 'running', 'queued'] as const;
@@ -56,7 +67,17 @@ describe('dashboard at scale (5,000 trials, 10,000-point curves)', () => {
         index: i,
         variant,
         status,
-        hyperparams: { variant, r, alpha: 2 * r, lr, dropout: 0, targetModules: ['c_attn', 'c_proj'], rslora: false, knobs: {}, training: spec.training },
+        hyperparams: {
+          variant,
+          r,
+          alpha: 2 * r,
+          lr,
+          dropout: 0,
+          targetModules: ['c_attn', 'c_proj'],
+          rslora: false,
+          knobs: {},
+          training: spec.training,
+        },
         trainableParams: r * 5632,
         baselineEvalLoss: 2.0107,
         finalEvalLoss: done ? loss : null,
@@ -71,9 +92,16 @@ describe('dashboard at scale (5,000 trials, 10,000-point curves)', () => {
     curveTrialId = (await prisma.trial.findFirstOrThrow({ where: { sweepId, index: 0 } })).id;
     const points = [];
     for (let s = 1; s <= N_POINTS; s++) {
-      points.push({ trialId: curveTrialId, step: s, split: 'train', name: 'loss', value: 2 * Math.exp(-s / 3000) + 0.05 * Math.sin(s / 7) + 1 });
+      points.push({
+        trialId: curveTrialId,
+        step: s,
+        split: 'train',
+        name: 'loss',
+        value: 2 * Math.exp(-s / 3000) + 0.05 * Math.sin(s / 7) + 1,
+      });
       points.push({ trialId: curveTrialId, step: s, split: 'train', name: 'lr', value: 1e-3 * Math.min(1, s / 100) });
-      if (s % 100 === 0) points.push({ trialId: curveTrialId, step: s, split: 'eval', name: 'loss', value: 2 * Math.exp(-s / 3000) + 1.05 });
+      if (s % 100 === 0)
+        points.push({ trialId: curveTrialId, step: s, split: 'eval', name: 'loss', value: 2 * Math.exp(-s / 3000) + 1.05 });
     }
     await prisma.metricPoint.createMany({ data: points });
     browser = await launchBrowser();
@@ -96,7 +124,9 @@ describe('dashboard at scale (5,000 trials, 10,000-point curves)', () => {
     const t0 = Date.now();
     await page.goto(`${base}/#/sweeps/${sweepId}`);
     await page.locator('[data-testid="trial-row"]').first().waitFor();
-    await tid('trial-count').filter({ hasText: String(N_TRIALS) }).waitFor();
+    await tid('trial-count')
+      .filter({ hasText: String(N_TRIALS) })
+      .waitFor();
     const renderMs = Date.now() - t0;
     const inDom = await page.locator('[data-testid="trial-row"]').count();
     console.log(`5,000-trial sweep page: ${renderMs} ms to render, ${inDom} rows in the DOM`);
@@ -114,7 +144,9 @@ describe('dashboard at scale (5,000 trials, 10,000-point curves)', () => {
 
     const t2 = Date.now();
     await tid('trial-filter').fill('variant=dora');
-    await tid('trial-count').filter({ hasText: new RegExp(`^\\D*${N_TRIALS / ALL_VARIANTS.length}\\D*$`) }).waitFor();
+    await tid('trial-count')
+      .filter({ hasText: new RegExp(`^\\D*${N_TRIALS / ALL_VARIANTS.length}\\D*$`) })
+      .waitFor();
     const filterMs = Date.now() - t2;
     console.log(`filter variant=dora: ${filterMs} ms`);
     expect(filterMs).toBeLessThan(BUDGET.filterMs);

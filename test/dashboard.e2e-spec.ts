@@ -158,7 +158,9 @@ describe('dashboard (Chromium, real stack)', () => {
   it('cancels a running AdaLoRA trial once logged in, and shows the new state and its rank heatmap live', async () => {
     await waitFor(
       'the first sweep to finish',
-      async () => (await stack.http('GET', `/sweeps/${liveSweep.id}`)).data.progress.done === (await stack.http('GET', `/sweeps/${liveSweep.id}`)).data.progress.total,
+      async () =>
+        (await stack.http('GET', `/sweeps/${liveSweep.id}`)).data.progress.done ===
+        (await stack.http('GET', `/sweeps/${liveSweep.id}`)).data.progress.total,
       5 * 60_000,
       1000,
     );
@@ -167,7 +169,13 @@ describe('dashboard (Chromium, real stack)', () => {
       baseModel: 'sotu-gpt2-small',
       dataset: 'moby-dick',
       variants: ['adalora'],
-      searchSpace: { r: [6], alpha: [8], lr: [3e-3], targetModules: [['c_attn', 'c_proj', 'c_fc']], perVariant: { adalora: { targetR: 2, tinit: 4, tfinal: 4, deltaT: 4 } } },
+      searchSpace: {
+        r: [6],
+        alpha: [8],
+        lr: [3e-3],
+        targetModules: [['c_attn', 'c_proj', 'c_fc']],
+        perVariant: { adalora: { targetR: 2, tinit: 4, tfinal: 4, deltaT: 4 } },
+      },
       training: { ...TRAINING, steps: 2000, evalEvery: 500, checkpointEvery: 0 },
     });
     const trial = sweep.trials[0];
@@ -178,9 +186,16 @@ describe('dashboard (Chromium, real stack)', () => {
     expect((await cancel.count()) === 0 || (await cancel.isDisabled())).toBe(true);
     await tid('login-token').fill(stack.token);
     await tid('login-submit').click();
-    await tid('auth-status').filter({ hasText: /e2e-dash/ }).waitFor({ timeout: 10_000 });
+    await tid('auth-status')
+      .filter({ hasText: /e2e-dash/ })
+      .waitFor({ timeout: 10_000 });
     await tid('trial-status').filter({ hasText: 'running' }).waitFor({ timeout: 60_000 });
-    await waitFor('rank budget steps on the heatmap', async () => Number(await tid('rank-heatmap').getAttribute('data-steps')) >= 3, 120_000, 250);
+    await waitFor(
+      'rank budget steps on the heatmap',
+      async () => Number(await tid('rank-heatmap').getAttribute('data-steps')) >= 3,
+      120_000,
+      250,
+    );
     const budget = (await stack.http('GET', `/trials/${trial.id}/rank-budget`)).data as { history: unknown };
     const modules = new Set(JSON.stringify(budget.history).match(/transformer\.h\.\d+\.[a-z_.]+/g));
     expect(modules.size).toBeGreaterThan(0);
