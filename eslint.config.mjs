@@ -1,9 +1,9 @@
-// ESLint flat config: typescript-eslint's recommended rules over apps/, libs/, test/, scripts/, bench/.
+// ESLint flat config: typescript-eslint's recommended rules over apps/ (the dashboard included), libs/, test/, scripts/, bench/.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'libs/db/src/generated/**', 'coverage/**', 'models/**', 'apps/dashboard/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'libs/db/src/generated/**', 'coverage/**', 'models/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -14,6 +14,40 @@ export default tseslint.config(
       globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly', console: 'readonly' },
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // The dashboard runs in the browser (its specs run in Jest).
+    files: ['apps/dashboard/**/*.{ts,tsx}'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        navigator: 'readonly',
+        location: 'readonly',
+        fetch: 'readonly',
+        Response: 'readonly',
+        URL: 'readonly',
+        URLSearchParams: 'readonly',
+        AbortController: 'readonly',
+        EventSource: 'readonly',
+        MessageEvent: 'readonly',
+        localStorage: 'readonly',
+        sessionStorage: 'readonly',
+        ResizeObserver: 'readonly',
+        requestAnimationFrame: 'readonly',
+        cancelAnimationFrame: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        queueMicrotask: 'readonly',
+        console: 'readonly',
+        HTMLElement: 'readonly',
+        HTMLDivElement: 'readonly',
+        HTMLCanvasElement: 'readonly',
+        CanvasRenderingContext2D: 'readonly',
+      },
+    },
   },
   {
     rules: {
