@@ -33,24 +33,32 @@ function ReadsNeedLogin() {
   return <div className="notice notice-warn page-notice">This API needs a token to read. Log in with an API token (top right).</div>;
 }
 
+/** The pages, remounted when the login state changes (reloads data, reopens streams with the cookie). */
+function Pages() {
+  const auth = useAuth();
+  return (
+    <main className="main" key={auth.session?.authenticated ? `in:${auth.session.name ?? ''}` : 'out'}>
+      <ReadsNeedLogin />
+      <Switch>
+        <Route path="/" component={HomePage} />
+        <Route path="/sweeps/:id">{(p) => <SweepPage key={p.id} id={p.id} />}</Route>
+        <Route path="/trials/:id">{(p) => <TrialPage key={p.id} id={p.id} />}</Route>
+        <Route>
+          <div className="notice notice-warn">
+            Page not found. <Link href="/">Back to the overview</Link>
+          </div>
+        </Route>
+      </Switch>
+    </main>
+  );
+}
+
 export function App() {
   return (
     <AppProviders>
       <Router hook={useHashLocation}>
         <TopBar />
-        <main className="main">
-          <ReadsNeedLogin />
-          <Switch>
-            <Route path="/" component={HomePage} />
-            <Route path="/sweeps/:id">{(p) => <SweepPage key={p.id} id={p.id} />}</Route>
-            <Route path="/trials/:id">{(p) => <TrialPage key={p.id} id={p.id} />}</Route>
-            <Route>
-              <div className="notice notice-warn">
-                Page not found. <Link href="/">Back to the overview</Link>
-              </div>
-            </Route>
-          </Switch>
-        </main>
+        <Pages />
       </Router>
     </AppProviders>
   );

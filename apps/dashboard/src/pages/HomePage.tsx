@@ -1,5 +1,5 @@
 // Overview: sweeps (live via /events), workers and queue counts (polled every 3 s).
-import { useCallback, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { apiGet, ApiError, errorMessage } from '../api/client';
 import { liveLabel, useInterval, useLive, useNow } from '../api/live';
@@ -110,6 +110,16 @@ function SweepsSection() {
   };
 
   const live = useLive({ url: '/events', events: ['sweep', 'trial'], load, apply, pollMs: 5000 });
+  // Another page of sweeps: reload the snapshot (the stream stays open).
+  const firstPage = useRef(true);
+  const { reload } = live;
+  useEffect(() => {
+    if (firstPage.current) {
+      firstPage.current = false;
+      return;
+    }
+    reload();
+  }, [page, reload]);
 
   const total = data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / PAGE));
