@@ -2,7 +2,7 @@
 // (`npx playwright install` cannot download here). CHROMIUM_PATH overrides the binary.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -28,10 +28,13 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 /** Where screenshots go when SCREENSHOTS_DIR is set (the committed ones: docs/screenshots). */
-export async function screenshot(page: Page, name: string): Promise<void> {
+export async function screenshot(page: Page, name: string, focus?: Locator): Promise<void> {
   const dir = process.env.SCREENSHOTS_DIR;
   if (!dir) return;
   fs.mkdirSync(dir, { recursive: true });
+  // Bring the view's card to the top of the viewport (the page above it is in other shots).
+  if (focus) await focus.evaluate((el) => (el.closest('section') ?? el).scrollIntoView({ block: 'start' }));
+  await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: false });
 }
 

@@ -1,6 +1,7 @@
 // LoRA-drop importance: one bar per module (normalized importance, most important first), the
 // cumulative share as a line, and the plan's threshold on the cumulative axis. Selected modules
 // are filled, dropped ones hatched.
+import { useWidth } from './useWidth';
 import { importanceBars, type ImportanceRow } from '../lib/importance';
 import { fmtNum } from '../lib/format';
 
@@ -21,7 +22,9 @@ export function ImportanceChart({
 }) {
   const bars = importanceBars(modules, { selected, threshold, topN });
   const n = bars.length;
-  const W = Math.max(640, n * 16 + 90);
+  // Drawn at the container's real width (1 SVG unit = 1 CSS px), so text keeps its size.
+  const [wrapRef, measured] = useWidth<HTMLDivElement>();
+  const W = Math.max(640, n * 16 + 90, measured);
   const H = 300;
   const m = { l: 50, r: 44, t: 14, b: 96 };
   const pw = W - m.l - m.r;
@@ -39,8 +42,8 @@ export function ImportanceChart({
     .join(' ');
   const leftTicks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * maxNorm);
   return (
-    <div className="importance">
-      <svg viewBox={`0 0 ${W} ${H}`} width="100%" style={{ minWidth: Math.min(W, 640) }} data-testid="importance-chart" role="img">
+    <div className="importance" ref={wrapRef}>
+      <svg viewBox={`0 0 ${W} ${H}`} width={W} height={H} data-testid="importance-chart" role="img">
         <defs>
           <pattern id="hatch" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)">
             <rect width="6" height="6" fill="#fff" />

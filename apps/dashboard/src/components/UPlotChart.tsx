@@ -3,6 +3,7 @@
 import { useEffect, useMemo, useRef, useState, type HTMLAttributes } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { tickLabels } from '../lib/format';
 import { alignSeries, lttb, MAX_POINTS_PER_SERIES } from '../lib/lttb';
 
 export interface LineSeries {
@@ -82,8 +83,27 @@ export function UPlotChart({
       },
       axes: [
         { label: xLabel, labelSize: 18, size: 36, grid: { stroke: '#eef0f3' }, ticks: { stroke: '#d0d4da' } },
-        { label: yLabel, labelSize: 18, size: 60, grid: { stroke: '#eef0f3' }, ticks: { stroke: '#d0d4da' } },
-        ...(hasRight ? [{ scale: 'r', side: 1 as const, label: rightLabel, labelSize: 18, size: 60, grid: { show: false } }] : []),
+        {
+          label: yLabel,
+          labelSize: 18,
+          size: 60,
+          grid: { stroke: '#eef0f3' },
+          ticks: { stroke: '#d0d4da' },
+          values: logY ? undefined : (_u: uPlot, splits: number[]) => tickLabels(splits),
+        },
+        ...(hasRight
+          ? [
+              {
+                scale: 'r',
+                side: 1 as const,
+                label: rightLabel,
+                labelSize: 18,
+                size: 60,
+                grid: { show: false },
+                values: (_u: uPlot, splits: number[]) => tickLabels(splits),
+              },
+            ]
+          : []),
       ],
       series: [
         { label: xLabel },

@@ -1,4 +1,4 @@
-import { fmtBytes, fmtDuration, fmtNum, timeAgo } from './format';
+import { fmtBytes, fmtDuration, fmtNum, tickLabels, timeAgo } from './format';
 
 describe('format', () => {
   it('formats numbers compactly', () => {
@@ -25,5 +25,13 @@ describe('format', () => {
   it('formats durations', () => {
     expect(fmtDuration('2026-01-01T00:00:00Z', '2026-01-01T00:03:05Z')).toBe('3 min 05 s');
     expect(fmtDuration('2026-01-01T00:00:00Z', '2026-01-01T01:02:00Z')).toBe('1 h 02 min');
+  });
+
+  it('labels axis ticks with the decimals their spacing needs', () => {
+    expect(tickLabels([0.0005, 0.001, 0.0015, 0.002])).toEqual(['0.0005', '0.0010', '0.0015', '0.0020']);
+    expect(tickLabels([2, 2.25, 2.5, 2.75, 3])).toEqual(['2.00', '2.25', '2.50', '2.75', '3.00']);
+    expect(tickLabels([1000, 1500, 2000])).toEqual(['1,000', '1,500', '2,000']);
+    expect(tickLabels([1.6, 1.8, 2])).toEqual(['1.6', '1.8', '2.0']);
+    expect(tickLabels([1e-5, 2e-5])).toEqual(['1.0e-5', '2.0e-5']);
   });
 });

@@ -57,3 +57,20 @@ export function fmtDuration(startIso: string | null | undefined, endIso?: string
   if (s >= 60) return `${Math.floor(s / 60)} min ${p(s % 60)} s`;
   return `${s} s`;
 }
+
+/** Axis tick labels with as many decimals as the spacing between ticks needs (0.0025, 0.003, …). */
+export function tickLabels(splits: number[]): string[] {
+  const finite = splits.filter((v) => Number.isFinite(v));
+  let step = Infinity;
+  for (let i = 1; i < finite.length; i++) step = Math.min(step, Math.abs(finite[i] - finite[i - 1]) || Infinity);
+  const big = Math.max(...finite.map((v) => Math.abs(v)), 0);
+  if (big !== 0 && (big < 1e-3 || big >= 1e7)) return splits.map((v) => (Number.isFinite(v) ? v.toExponential(1) : ''));
+  // The fewest decimals that write the tick spacing exactly (0.25 → 2, 0.0005 → 4, 50 → 0).
+  let decimals = 0;
+  while (Number.isFinite(step) && decimals < 10) {
+    const scaled = step * 10 ** decimals;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * Math.max(1, scaled)) break;
+    decimals++;
+  }
+  return splits.map((v) => (Number.isFinite(v) ? (decimals === 0 ? v.toLocaleString('en-US') : v.toFixed(decimals)) : ''));
+}

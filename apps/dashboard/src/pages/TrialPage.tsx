@@ -191,7 +191,9 @@ function TrialLive({ initial }: { initial: TrialDetail }) {
           const row = (raw as TrialEvent).trial;
           const prev = trialRef.current;
           setTrial((t) => ({ ...t, ...row, attempts: t.attempts, sweep: t.sweep }));
-          if (row.status !== prev.status) later('trial', loadTrial, 300);
+          // Attempts (worker, device, errors) come with the full trial: refetch soon on a state
+          // change, lazily otherwise (the device is known only once training starts).
+          later('trial', loadTrial, row.status !== prev.status ? 300 : 2000);
           break;
         }
         case 'metrics':
@@ -262,6 +264,9 @@ function TrialLive({ initial }: { initial: TrialDetail }) {
           ))}
         </Notice>
       )}
+      {/* The variant's own view first: LoRA-drop importance, AdaLoRA rank allocation. */}
+      {isProbeLike(trial) && <ImportanceCard trial={trial} importance={importance} />}
+      {trial.variant === 'adalora' && <RanksCard ranks={ranks} />}
       <div className="grid-2">
         <section className="card">
           <div className="card-head">
@@ -290,8 +295,6 @@ function TrialLive({ initial }: { initial: TrialDetail }) {
         </section>
         <AttemptsCard trial={trial} />
       </div>
-      {isProbeLike(trial) && <ImportanceCard trial={trial} importance={importance} />}
-      {trial.variant === 'adalora' && <RanksCard ranks={ranks} />}
       <LogsCard lines={logs} error={logsState.error} more={!!logsState.moreAfter} onMore={loadMoreLogs} />
       <CheckpointsCard checkpoints={checkpoints} />
     </div>
