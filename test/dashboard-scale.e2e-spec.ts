@@ -133,6 +133,10 @@ describe('dashboard at scale (5,000 trials, 10,000-point curves)', () => {
     expect(renderMs).toBeLessThan(BUDGET.sweepPageMs);
     expect(inDom).toBeLessThan(BUDGET.maxRows);
     expect(inDom).toBeGreaterThan(5);
+    await screenshot(page, 'sweep-5000');
+    await tid('compare-chart').waitFor();
+    await screenshot(page, 'sweep-5000-compare', tid('compare-chart'));
+    await page.evaluate(() => window.scrollTo(0, 0));
 
     // First click sorts ascending (lowest loss first); nulls (unfinished trials) go last.
     const t1 = Date.now();

@@ -235,7 +235,6 @@ describe('dashboard (Chromium, real stack)', () => {
     await tid('compare-chart').waitFor();
     await screenshot(page, 'sweep');
     await screenshot(page, 'sweep-curves', tid('overlay-chart'));
-    await screenshot(page, 'sweep-compare', tid('compare-chart'));
     await page.goto(`${stack.base}/admin/queues`);
     await page.getByText('train').first().waitFor({ timeout: 15_000 });
     await screenshot(page, 'bull-board');
