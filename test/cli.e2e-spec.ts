@@ -228,4 +228,34 @@ describe('lora CLI (built binary, real stack)', () => {
     expect(rewatch.code).toBe(0);
     expect((await stack.http('GET', `/trials/${bestId}`)).data.status).toBe('succeeded');
   });
+
+  it('creates, lists and revokes API tokens; a write without a live token exits 1 naming LORA_API_TOKEN', async () => {
+    const name = `cli-${Date.now().toString(36)}`;
+    const none = '00000000-0000-4000-8000-000000000000';
+    const badName = await lora(['token', 'create', '--name', 'bad name!']);
+    expect(badName.code).toBe(2);
+    expect(badName.stderr).toContain('--name');
+    const created = await lora(['token', 'create', '--name', name]);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/^lora_[A-Za-z0-9_-]{43}\n$/);
+    const token = created.stdout.trim();
+    const dup = await lora(['token', 'create', '--name', name]);
+    expect(dup.code).toBe(2);
+    expect(dup.stderr).toContain('already exists');
+    const list = await lora(['token', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain(name);
+    expect(list.stdout).not.toContain(token);
+
+    const anonymous = await lora(['--token', '', 'trial', 'cancel', none]);
+    expect(anonymous.code).toBe(1);
+    expect(anonymous.stderr).toContain('LORA_API_TOKEN');
+    const withToken = await lora(['--token', token, 'trial', 'cancel', none]);
+    expect(withToken.code).toBe(1);
+    expect(withToken.stderr).toContain('not found'); // past auth
+    expect((await lora(['token', 'revoke', name])).code).toBe(0);
+    const revoked = await lora(['--token', token, 'trial', 'cancel', none]);
+    expect(revoked.code).toBe(1);
+    expect(revoked.stderr).toContain('unknown or revoked');
+  });
 });
