@@ -17,7 +17,7 @@ export interface WorkerProcess {
 
 export function startWorker(env: Record<string, string> = {}): WorkerProcess {
   if (!fs.existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: run "npm run build" first (npm test does)`);
-  const logFile = path.join(os.tmpdir(), `lora-e2e-worker-${process.pid}-${Date.now()}.log`);
+  const logFile = path.join(os.tmpdir(), `lora-e2e-worker-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.log`);
   const out = fs.openSync(logFile, 'w');
   const child = spawn(process.execPath, [WORKER_MAIN], {
     env: { ...process.env, ...env },

@@ -42,6 +42,8 @@ const EnvSchema = z.object({
   WORKER_HOST: z.string().optional(),
   METRICS_FLUSH_MS: intFromEnv(500).pipe(z.number().min(10)),
   JOB_ATTEMPTS: intFromEnv(3).pipe(z.number().min(1).max(100)),
+  // A train job's lock: renewed every half of it; a dead worker's trial moves on after about 1.5x.
+  JOB_LOCK_MS: intFromEnv(30_000).pipe(z.number().min(1000).max(600_000)),
 });
 
 export type AppConfig = {
@@ -55,6 +57,7 @@ export type AppConfig = {
   worker: { slots: number; backend: 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow'; heartbeatMs: number; host?: string };
   metricsFlushMs: number;
   jobAttempts: number;
+  jobLockMs: number;
 };
 
 export class ConfigError extends Error {
@@ -86,5 +89,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     worker: { slots: e.WORKER_SLOTS, backend: e.WORKER_BACKEND, heartbeatMs: e.WORKER_HEARTBEAT_MS, host: e.WORKER_HOST },
     metricsFlushMs: e.METRICS_FLUSH_MS,
     jobAttempts: e.JOB_ATTEMPTS,
+    jobLockMs: e.JOB_LOCK_MS,
   };
 }

@@ -38,9 +38,6 @@ export const TRAIN_JOB_DEFAULTS = {
   removeOnFail: { age: 30 * 24 * 3600 },
 };
 
-/** How long a worker may go without renewing a job lock before BullMQ calls the job stalled. */
-export const TRAIN_LOCK_DURATION_MS = 60_000;
-
 /** Redis pub/sub channel on which the API broadcasts trial cancellations to every worker. */
 export const cancelChannel = (queuePrefix: string): string => `${queuePrefix}:control:cancel`;
 

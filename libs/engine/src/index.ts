@@ -8,5 +8,6 @@ export * from './adam';
 export * from './train';
 export * from './evaluate';
 export * from './hf';
+export * from './resume-state';
 export { registerEngineGradients } from './gradients';
 export { installWasmKernelFixes } from './wasm-kernels';

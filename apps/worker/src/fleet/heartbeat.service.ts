@@ -11,6 +11,9 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
   private timer: NodeJS.Timeout | null = null;
   private readonly running = new Set<string>();
   backend = 'unknown';
+  private registered!: () => void;
+  /** Resolves once this worker's row exists (attempts reference it). */
+  readonly ready = new Promise<void>((r) => (this.registered = r));
 
   constructor(
     private readonly workers: WorkerRepository,
@@ -23,6 +26,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
     const b = await initBackend(this.config.worker.backend);
     this.backend = b.backend;
     await this.workers.register({ ...this.me, slots: this.config.worker.slots, backend: b.backend, device: b.device });
+    this.registered();
     this.timer = setInterval(() => void this.beat(), this.config.worker.heartbeatMs);
     this.timer.unref();
     this.log.log({ workerId: this.me.id, backend: b.backend, device: b.device, slots: this.config.worker.slots }, 'worker registered');
@@ -34,6 +38,11 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
 
   trialEnded(trialId: string): void {
     this.running.delete(trialId);
+  }
+
+  /** SIGTERM: the fleet view shows this worker draining until it is offline. */
+  async draining(): Promise<void> {
+    await this.workers.setStatus(this.me.id, 'draining').catch(() => undefined);
   }
 
   private async beat(): Promise<void> {

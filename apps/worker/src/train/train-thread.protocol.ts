@@ -18,7 +18,12 @@ export interface TrainThreadInput {
   selected?: string[];
   /** Early stopping is on: after each eval the thread waits for the parent's verdict. */
   awaitVerdict: boolean;
+  /** Go on from a checkpoint (an earlier attempt's): its step and resume state (resume-state.ts). */
+  resume?: { step: number; state: Uint8Array };
 }
+
+/** Why the parent stops a run: cancel and prune end the trial; preempt hands it to another worker. */
+export type AbortKind = 'cancel' | 'prune' | 'preempt';
 
 export type TrainThreadMessage =
   | {
@@ -26,7 +31,8 @@ export type TrainThreadMessage =
       backend: string;
       device: string;
       trainableParams: number;
-      baselineEvalLoss: number;
+      /** Null when resuming (the baseline was measured by the first attempt). */
+      baselineEvalLoss: number | null;
       trainTokens: number;
       validationTokens: number;
     }
@@ -40,10 +46,14 @@ export type TrainThreadMessage =
       safetensors: Uint8Array;
       /** Eval loss and variant records (LoRA-drop importance and selection, AdaLoRA rank history). */
       metrics: Record<string, unknown>;
+      /** For resuming from this checkpoint; absent for variants whose extra state is not saved. */
+      resumeState?: Uint8Array;
     }
   | { type: 'ranks'; records: Array<{ step: number; budget: number; ranks: Record<string, number> }> }
   | { type: 'probe'; importance: Array<{ module: string; score: number; normalized: number }>; selected: string[]; trainableParams: number }
   | { type: 'done'; steps: number; finalTrainLoss: number; finalEvalLoss: number | null; tokensPerSec: number; wallMs: number }
   | { type: 'error'; message: string; stack?: string; unrecoverable: boolean };
 
-export type TrainThreadCommand = { type: 'abort'; reason: string } | { type: 'verdict'; step: number; stop: boolean; reason?: string };
+export type TrainThreadCommand =
+  | { type: 'abort'; reason: string; kind: AbortKind }
+  | { type: 'verdict'; step: number; stop: boolean; reason?: string };

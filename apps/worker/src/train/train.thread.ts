@@ -3,23 +3,45 @@
 // keeps renewing the job lock while tensors crunch.
 import { parentPort, workerData } from 'node:worker_threads';
 import { AdapterSet, adaloraAllocator } from '@lora/adapters';
-import { DivergedError, evaluate, initBackend, loadHfModel, train } from '@lora/engine';
+import {
+  captureVariables,
+  decodeResumeState,
+  DivergedError,
+  encodeResumeState,
+  evaluate,
+  initBackend,
+  loadHfModel,
+  restoreVariables,
+  train,
+  type ResumeState,
+} from '@lora/engine';
 import { loraDropProbe } from './loradrop-probe';
 import { prepareTrialData } from './trial-data';
-import type { TrainThreadCommand, TrainThreadInput, TrainThreadMessage } from './train-thread.protocol';
+import type { AbortKind, TrainThreadCommand, TrainThreadInput, TrainThreadMessage } from './train-thread.protocol';
 import { resolveVariant } from './variant-config';
 
 const port = parentPort!;
 const input = workerData as TrainThreadInput;
 const abort = new AbortController();
+let abortKind: AbortKind | null = null;
 let verdict: ((c: Extract<TrainThreadCommand, { type: 'verdict' }>) => void) | null = null;
 port.on('message', (c: TrainThreadCommand) => {
-  if (c.type === 'abort') abort.abort(c.reason);
+  if (c.type === 'abort') {
+    abortKind = c.kind;
+    abort.abort(c.reason);
+  }
   if (c.type === 'verdict') verdict?.(c);
 });
 const post = (m: TrainThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 class ConfigProblem extends Error {}
+
+/**
+ * Variants whose whole training state is their trainable variables (plus optimizer and data
+ * position) resume exactly from a checkpoint. AdaLoRA (its allocator's importance averages and
+ * masks) and Delta-LoRA (its updates folded into the base weights) carry more: they restart.
+ */
+const RESUMABLE = new Set(['lora', 'loraplus', 'vera', 'lorafa', 'loradrop', 'dora']);
 
 async function main(): Promise<void> {
   const hp = input.hyperparams;
@@ -75,7 +97,14 @@ async function main(): Promise<void> {
   }
   const variantRecords = () =>
     hp.variant === 'adalora' ? { ...records, adalora: { rankHistory: adaloraAllocator(adapters).rankHistory() } } : records;
-  const baseline = await evaluate(model, data.validation, adapters, { seqLen: t.seqLen });
+  let resume: ResumeState | null = null;
+  if (input.resume) {
+    if (!RESUMABLE.has(hp.variant)) throw new ConfigProblem(`variant ${hp.variant} cannot resume from a checkpoint`);
+    resume = decodeResumeState(input.resume.state);
+    restoreVariables(adapters.namedTrainableVariables(), resume.variables);
+    data.batcher.setState(resume.batcher);
+  }
+  const baseline = resume ? null : await evaluate(model, data.validation, adapters, { seqLen: t.seqLen });
   post({
     type: 'ready',
     backend: backend.backend,
@@ -114,6 +143,8 @@ async function main(): Promise<void> {
       checkpointEvery: t.checkpointEvery > 0 ? t.checkpointEvery : t.steps,
       seed: t.seed,
       signal: abort.signal,
+      startStep: resume?.step,
+      optimizerState: resume?.optimizer,
     },
     {
       onLog: (e) => {
@@ -134,16 +165,28 @@ async function main(): Promise<void> {
         sendNewRanks();
         const peft = await adapters.exportPeft();
         const bytes = peft.safetensors;
+        // A preempted run's last checkpoint is where the next attempt goes on, not the end.
+        const isFinal = e.step === t.steps || (e.final && abortKind !== 'preempt');
+        const resumeState =
+          !isFinal && RESUMABLE.has(hp.variant)
+            ? encodeResumeState({
+                step: e.step,
+                variables: await captureVariables(adapters.namedTrainableVariables()),
+                optimizer: await e.optimizerState(),
+                batcher: data.batcher.getState(),
+              })
+            : undefined;
         post(
           {
             type: 'checkpoint',
             step: e.step,
-            isFinal: e.final || e.step === t.steps,
+            isFinal,
             adapterConfig: peft.adapterConfig,
             safetensors: bytes,
             metrics: { evalLoss: lastEval, ...variantRecords() },
+            resumeState,
           },
-          [bytes.buffer as ArrayBuffer],
+          [bytes.buffer as ArrayBuffer, ...(resumeState ? [resumeState.buffer as ArrayBuffer] : [])],
         );
       },
     },

@@ -26,7 +26,8 @@ import { Worker as Thread } from 'node:worker_threads';
 import { HeartbeatService } from '../fleet/heartbeat.service';
 import { WORKER_IDENTITY, type WorkerIdentity } from '../fleet/worker-identity';
 import { ConcurrencyGate, type Lease } from './concurrency-gate.service';
-import type { TrainThreadCommand, TrainThreadInput, TrainThreadMessage } from './train-thread.protocol';
+import type { AbortKind, TrainThreadCommand, TrainThreadInput, TrainThreadMessage } from './train-thread.protocol';
+import { retrying } from './db-retry';
 import { WriteBuffer } from './write-buffer';
 
 export interface RunContext {
@@ -42,14 +43,19 @@ export class TrialConfigError extends Error {}
 /** The trial was cancelled while this worker ran it. */
 export class TrialCancelledError extends Error {}
 
+/** This worker is going away (SIGTERM): the trial was checkpointed and goes back to the queue. */
+export class TrialPreemptedError extends Error {}
+
 /** How long a cancelled thread gets to stop between steps before it is terminated. */
 const CANCEL_GRACE_MS = 5000;
+/** How long a preempted thread gets to finish its step and write its checkpoint. */
+const PREEMPT_GRACE_MS = 20_000;
 
 @Injectable()
 export class TrialRunner {
   private readonly log = new Logger(TrialRunner.name);
   /** Abort functions of the trials this worker runs now, by trial id. */
-  private readonly active = new Map<string, (reason: string, kind: 'cancel' | 'prune') => void>();
+  private readonly active = new Map<string, (reason: string, kind: AbortKind) => void>();
 
   constructor(
     private readonly trials: TrialRepository,
@@ -65,7 +71,22 @@ export class TrialRunner {
     private readonly gate: ConcurrencyGate,
     @Inject(WORKER_IDENTITY) private readonly me: WorkerIdentity,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    // Postgres restarting under a running trial costs it nothing: every write retries while the
+    // connection is lost (bounded; see db-retry.ts).
+    const o = {
+      onRetry: (err: Error, n: number, ms: number) =>
+        this.log.warn({ err: err.message, retry: n, waitMs: ms }, 'database unreachable; retrying the write'),
+    };
+    this.trials = retrying(trials, o);
+    this.sweeps = retrying(sweeps, o);
+    this.metrics = retrying(metrics, o);
+    this.checkpoints = retrying(checkpoints, o);
+    this.importance = retrying(importance, o);
+    this.plans = retrying(plans, o);
+    this.rankBudgets = retrying(rankBudgets, o);
+    this.logs = retrying(logs, o);
+  }
 
   /** Runs the trial, or returns `throttled` when its sweep already runs `maxConcurrent` trials. */
   async run(trialId: string, ctx: RunContext): Promise<{ finalEvalLoss: number; throttled?: boolean }> {
@@ -94,7 +115,12 @@ export class TrialRunner {
       return { finalEvalLoss: trial.finalEvalLoss ?? NaN };
     }
     const { sweep } = trial;
-    const { attempt, trial: started } = await this.trials.startAttempt(trialId, {
+    const {
+      attempt,
+      trial: started,
+      resume,
+      lostAttempts,
+    } = await this.trials.startAttempt(trialId, {
       jobId: ctx.jobId,
       workerId: this.me.id,
       backend: this.heartbeat.backend,
@@ -119,6 +145,9 @@ export class TrialRunner {
     const tlog = (level: LogLevel, message: string) =>
       logBuffer.push({ trialId, attemptId: attempt.id, attempt: attempt.number, level, message, ts: new Date() });
     tlog('info', `attempt ${attempt.number} started on worker ${this.me.id} (job ${ctx.jobId})`);
+    if (lostAttempts > 0) tlog('warn', `the previous attempt lost its worker (no lock renewal); it is marked preempted`);
+    if (resume) tlog('info', `resuming from the checkpoint at step ${resume.step} (adapter, optimizer moments and data position)`);
+    else if (attempt.number > 1) tlog('info', 'no resumable checkpoint: training starts again from step 0');
     this.heartbeat.trialStarted(trialId);
 
     const hp = trial.hyperparams as unknown as TrialHyperparams;
@@ -135,6 +164,7 @@ export class TrialRunner {
       awaitVerdict: trial.kind === 'train' && Boolean((sweep.spec as unknown as SweepSpec).earlyStopping),
       kind: trial.kind === 'probe' ? 'probe' : 'train',
       selected: trial.planId ? ((await this.plans.findById(trial.planId))?.selected as string[] | undefined) : undefined,
+      resume: resume ? { step: resume.step, state: resume.state } : undefined,
     };
     const buffer = new WriteBuffer<MetricPointInput>(async (batch) => {
       await this.metrics.insertBatch(batch);
@@ -149,7 +179,10 @@ export class TrialRunner {
     let lastProgress = 0;
     // Early stopping: the sweep's rule is applied at every eval against the sweep's other trials.
     const rule = (sweep.spec as unknown as SweepSpec).earlyStopping;
-    const curve: Array<{ step: number; value: number }> = [];
+    // The eval curve so far (early stopping compares it); a resumed attempt starts from the stored one.
+    const curve: Array<{ step: number; value: number }> = resume
+      ? (await this.metrics.list(trialId, { name: 'loss', split: 'eval', take: 100_000 })).map((p) => ({ step: p.step, value: p.value }))
+      : [];
     let prunedReason: string | null = null;
     let send: ((c: TrainThreadCommand) => void) | null = null;
     let result: Extract<TrainThreadMessage, { type: 'done' }> | null = null;
@@ -158,17 +191,19 @@ export class TrialRunner {
       switch (m.type) {
         case 'ready':
           await this.trials.updateAttempt(attempt.id, { backend: m.backend, device: m.device });
-          await this.trials.updateTrial(trialId, { trainableParams: m.trainableParams, baselineEvalLoss: m.baselineEvalLoss });
-          point(0, 'eval', 'loss', m.baselineEvalLoss);
-          curve.push({ step: 0, value: m.baselineEvalLoss });
-          await this.trials.updateTrial(trialId, { bestEvalLoss: m.baselineEvalLoss });
+          await this.trials.updateTrial(trialId, { trainableParams: m.trainableParams });
+          if (m.baselineEvalLoss !== null) {
+            await this.trials.updateTrial(trialId, { baselineEvalLoss: m.baselineEvalLoss, bestEvalLoss: m.baselineEvalLoss });
+            point(0, 'eval', 'loss', m.baselineEvalLoss);
+            curve.push({ step: 0, value: m.baselineEvalLoss });
+          }
           this.log.log(
             { ...bindings, backend: m.backend, device: m.device, trainableParams: m.trainableParams, baselineEvalLoss: m.baselineEvalLoss },
             'training started',
           );
           tlog(
             'info',
-            `training started on ${m.backend} (${m.device}): ${m.trainableParams.toLocaleString('en-US')} trainable parameters, baseline eval loss ${m.baselineEvalLoss.toFixed(4)}`,
+            `training ${resume ? `resumed at step ${resume.step}` : 'started'} on ${m.backend} (${m.device}): ${m.trainableParams.toLocaleString('en-US')} trainable parameters${m.baselineEvalLoss !== null ? `, baseline eval loss ${m.baselineEvalLoss.toFixed(4)}` : ''}`,
           );
           await this.live.trialsChanged(sweep.id, [trialId]);
           break;
@@ -219,6 +254,7 @@ export class TrialRunner {
             adapterConfig: m.adapterConfig as Prisma.InputJsonValue,
             metrics: m.metrics as Prisma.InputJsonValue,
             isFinal: m.isFinal,
+            resumeState: m.resumeState,
           });
           await this.trials.updateAttempt(attempt.id, { lastStep: m.step });
           if (m.isFinal && m.adapterConfig.rank_pattern && Object.keys(m.adapterConfig.rank_pattern as object).length > 0) {
@@ -286,6 +322,10 @@ export class TrialRunner {
       );
       await buffer.close();
       const r = result as Extract<TrainThreadMessage, { type: 'done' }> | null;
+      if (r && r.steps < hp.training.steps && !prunedReason) {
+        // The loop stopped early without a prune or a cancel (a preempted run ends through its error).
+        throw new Error(`training stopped at step ${r.steps} of ${hp.training.steps}`);
+      }
       if (!r) throw new Error('training thread exited without a result');
       const status = await this.trials.finish(
         trialId,
@@ -307,6 +347,14 @@ export class TrialRunner {
     } catch (e) {
       await buffer.close().catch(() => undefined);
       const err = e as Error;
+      if (err instanceof TrialPreemptedError) {
+        // Back to the queue without spending an attempt; the next one resumes from the checkpoint.
+        await this.trials.finish(trialId, attempt.id, RunStatus.queued, {}, { error: err.message });
+        await this.trials.updateAttempt(attempt.id, { status: RunStatus.preempted });
+        this.log.warn({ ...bindings, reason: err.message }, 'attempt preempted');
+        tlog('warn', `attempt preempted: ${err.message}; the trial goes back to the queue and resumes from its last checkpoint`);
+        throw err;
+      }
       const final = ctx.lastAttempt || err instanceof TrialConfigError;
       // The attempt failed; the trial goes back to queued while BullMQ will retry it.
       const status = await this.trials.finish(
@@ -334,6 +382,18 @@ export class TrialRunner {
     }
   }
 
+  /**
+   * Graceful drain: every running trial checkpoints at its next step and goes back to the queue.
+   * Resolves when their threads have stopped (or were terminated after the grace period).
+   */
+  preemptAll(reason: string): number {
+    for (const [trialId, f] of this.active) {
+      this.log.log({ trialId, reason }, 'preempting trial');
+      f(reason, 'preempt');
+    }
+    return this.active.size;
+  }
+
   /** Stops a trial this worker runs (a no-op for trials it does not run). */
   abort(trialId: string, reason: string): boolean {
     const f = this.active.get(trialId);
@@ -350,7 +410,7 @@ export class TrialRunner {
   private runThread(
     input: TrainThreadInput,
     onMessage: (m: TrainThreadMessage) => Promise<void>,
-    registerAbort: (abort: (reason: string, kind: 'cancel' | 'prune') => void) => void,
+    registerAbort: (abort: (reason: string, kind: AbortKind) => void) => void,
     registerSend: (send: (c: TrainThreadCommand) => void) => void,
   ): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -358,14 +418,20 @@ export class TrialRunner {
       registerSend((c) => thread.postMessage(c));
       registerAbort((reason, kind) => {
         // Ask the loop to stop between steps. A prune then ends normally (final checkpoint, 'done');
-        // a cancel is terminated if it does not stop within the grace period.
-        thread.postMessage({ type: 'abort', reason });
+        // a preempted run writes its checkpoint (with resume state) and ends; a cancel is
+        // terminated if it does not stop within the grace period.
+        thread.postMessage({ type: 'abort', reason, kind } satisfies TrainThreadCommand);
         if (kind === 'cancel') {
           setTimeout(() => settle(new TrialCancelledError(reason)), CANCEL_GRACE_MS).unref();
           cancelled = reason;
         }
+        if (kind === 'preempt') {
+          setTimeout(() => settle(new TrialPreemptedError(reason)), PREEMPT_GRACE_MS).unref();
+          preempted = reason;
+        }
       });
       let cancelled: string | null = null;
+      let preempted: string | null = null;
       let settled = false;
       const settle = (err: Error | null) => {
         if (settled) return;
@@ -380,7 +446,8 @@ export class TrialRunner {
         chain = chain
           .then(() => onMessage(m))
           .then(() => {
-            if (m.type === 'done') settle(cancelled ? new TrialCancelledError(cancelled) : null);
+            if (m.type === 'done')
+              settle(cancelled ? new TrialCancelledError(cancelled) : preempted ? new TrialPreemptedError(preempted) : null);
             if (m.type === 'error')
               settle(m.unrecoverable ? new TrialConfigError(m.message) : Object.assign(new Error(m.message), { stack: m.stack }));
           })

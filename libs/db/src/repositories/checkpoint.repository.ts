@@ -13,6 +13,8 @@ export interface CheckpointInput {
   adapterConfig: Prisma.InputJsonValue;
   metrics?: Prisma.InputJsonValue;
   isFinal: boolean;
+  /** Resume state (variables, optimizer, data position); absent for variants that restart. */
+  resumeState?: Uint8Array;
 }
 
 const WITHOUT_BYTES = {
@@ -34,7 +36,12 @@ export class CheckpointRepository {
 
   create(c: CheckpointInput) {
     return this.prisma.checkpoint.create({
-      data: { ...c, bytes: new Uint8Array(c.bytes), sizeBytes: c.bytes.byteLength },
+      data: {
+        ...c,
+        bytes: new Uint8Array(c.bytes),
+        sizeBytes: c.bytes.byteLength,
+        resumeState: c.resumeState ? new Uint8Array(c.resumeState) : undefined,
+      },
       select: WITHOUT_BYTES,
     });
   }
@@ -46,11 +53,12 @@ export class CheckpointRepository {
   findWithBytes(id: string) {
     return this.prisma.checkpoint.findUnique({
       where: { id },
+      omit: { resumeState: true },
       include: { trial: { include: { sweep: { include: { baseModel: true } } } } },
     });
   }
 
   latestForTrial(trialId: string) {
-    return this.prisma.checkpoint.findFirst({ where: { trialId }, orderBy: { step: 'desc' } });
+    return this.prisma.checkpoint.findFirst({ where: { trialId }, orderBy: { step: 'desc' }, omit: { resumeState: true } });
   }
 }

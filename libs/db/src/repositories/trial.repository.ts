@@ -27,10 +27,43 @@ export class TrialRepository {
   }
 
   /** Opens a new attempt (number = previous + 1) and marks the trial running, atomically. */
+  /**
+   * Opens the next attempt of a trial. An earlier attempt still marked running lost its worker
+   * (its job lock expired, BullMQ handed the job on): it is closed as preempted. When the trial
+   * has a checkpoint with resume state the attempt resumes there: what earlier attempts recorded
+   * after that step (metric points, rank budgets, checkpoints) is removed, so every step is
+   * recorded exactly once, by the trajectory that goes on. Without one it restarts from step 0.
+   */
   startAttempt(trialId: string, a: { jobId?: string; workerId?: string; backend?: string; device?: string }) {
     return this.prisma.$transaction(async (tx) => {
       const last = await tx.attempt.findFirst({ where: { trialId }, orderBy: { number: 'desc' } });
       const now = new Date();
+      const lost = await tx.attempt.findMany({ where: { trialId, status: RunStatus.running }, select: { id: true, workerId: true } });
+      for (const l of lost) {
+        await tx.attempt.update({
+          where: { id: l.id },
+          data: {
+            status: RunStatus.preempted,
+            finishedAt: now,
+            error: `worker ${l.workerId ?? '?'} lost: the job's lock expired before the attempt ended`,
+          },
+        });
+      }
+      const resumeFrom = last
+        ? await tx.checkpoint.findFirst({
+            where: { trialId, resumeState: { not: null }, isFinal: false },
+            orderBy: { step: 'desc' },
+            select: { id: true, step: true, resumeState: true },
+          })
+        : null;
+      const from = resumeFrom?.step ?? 0;
+      if (last) {
+        await tx.metricPoint.deleteMany({ where: { trialId, step: { gt: from } } });
+        await tx.rankBudget.deleteMany({ where: { trialId, step: { gt: from } } });
+        await tx.checkpoint.deleteMany({ where: { trialId, step: { gt: from } } });
+        const best = await tx.metricPoint.aggregate({ where: { trialId, split: 'eval', name: 'loss' }, _min: { value: true } });
+        await tx.trial.update({ where: { id: trialId }, data: { bestEvalLoss: best._min.value } });
+      }
       const attempt = await tx.attempt.create({
         data: {
           trialId,
@@ -41,6 +74,7 @@ export class TrialRepository {
           backend: a.backend,
           device: a.device,
           startedAt: now,
+          resumedFromStep: resumeFrom ? from : null,
         },
       });
       // A trial cancelled while its job was being picked up stays cancelled.
@@ -53,10 +87,11 @@ export class TrialRepository {
           where: { id: attempt.id },
           data: { status: RunStatus.cancelled, finishedAt: now, error: 'cancelled before it started' },
         });
-        return { attempt, trial: null };
+        return { attempt, trial: null, resume: null, lostAttempts: lost.length };
       }
       const trial = await tx.trial.findUniqueOrThrow({ where: { id: trialId } });
-      return { attempt, trial };
+      const resume = resumeFrom?.resumeState ? { step: from, checkpointId: resumeFrom.id, state: new Uint8Array(resumeFrom.resumeState) } : null;
+      return { attempt, trial, resume, lostAttempts: lost.length };
     });
   }
 
