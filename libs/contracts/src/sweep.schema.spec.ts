@@ -39,6 +39,21 @@ describe('SweepSpecSchema', () => {
     expect(fields({ ...ok, rank: 8 })).toEqual(['rank']);
     expect(fields({ ...ok, training: { stepz: 3 } })).toEqual(['training.stepz']);
   });
+  it('refuses text Postgres cannot store (control characters, lone surrogates)', () => {
+    expect(fields({ ...ok, name: 'a\u0000b' })).toEqual(['name']);
+    expect(fields({ ...ok, baseModel: 'x\ud800' })).toEqual(['baseModel']);
+    expect(fields({ ...ok, dataset: 'moby\ndick' })).toEqual(['dataset']);
+    expect(fields({ ...ok, name: 'emoji 🙂 and 漢字 are fine' })).toEqual([]);
+  });
+  it('says "is required" only for a missing value, and the type otherwise', () => {
+    expect(errors({ ...ok, variants: undefined })[0].message).toMatch(/is required/);
+    expect(errors({ ...ok, variants: 'lora' })[0].message).toMatch(/expected array, received string/);
+    expect(errors({ ...ok, baseModel: 5 })[0].message).toMatch(/expected string, received number/);
+  });
+  it('reports issues of a value under the prefix it is given', () => {
+    const r = SweepSpecSchema.shape.name.safeParse(5);
+    expect(formatZodIssues(r.error!, ['id'])[0].field).toBe('id');
+  });
   it('checks cross-field rules', () => {
     expect(fields({ ...ok, training: { steps: 10, warmupSteps: 10 } })).toEqual(['training.warmupSteps']);
   });

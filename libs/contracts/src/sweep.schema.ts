@@ -6,6 +6,18 @@ import { EarlyStoppingSchema } from './early-stopping.schema';
 import { PerVariantSchema } from './variant-knobs';
 import { ALL_VARIANTS, AVAILABLE_VARIANTS } from './variants';
 
+/**
+ * Free text that ends up in Postgres (names, catalog lookups): no control characters (Postgres
+ * text refuses NUL) and no lone UTF-16 surrogates (jsonb refuses them).
+ */
+export const storableText = (s: z.ZodString) =>
+  s
+    .refine((v) => !Array.from(v).some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f), 'must not contain control characters')
+    .refine((v) => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(v), 'must be valid Unicode text');
+
+/** A message for a missing value; a present value of the wrong type keeps zod's "expected …, received …". */
+const required = (message: string) => (issue: { input?: unknown }) => (issue.input === undefined ? message : undefined);
+
 const moduleName = z.string().regex(/^[A-Za-z0-9_.]+$/, 'module names use letters, digits, "_" and "." (e.g. "c_attn", "mlp.c_proj")');
 
 export const SearchSpaceSchema = z
@@ -74,9 +86,11 @@ export const NUMERIC_COMMON_AXES = ['r', 'alpha', 'lr', 'dropout'] as const;
 
 export const SweepSpecSchema = z
   .object({
-    name: z.string().trim().min(1).max(200).optional(),
-    baseModel: z.string({ error: 'is required (the name of a registered base model, e.g. "sotu-gpt2-small")' }).min(1),
-    dataset: z.string({ error: 'is required (the name of a registered dataset, e.g. "moby-dick")' }).min(1),
+    name: storableText(z.string().trim().min(1).max(200)).optional(),
+    baseModel: storableText(
+      z.string({ error: required('is required (the name of a registered base model, e.g. "sotu-gpt2-small")') }).min(1),
+    ),
+    dataset: storableText(z.string({ error: required('is required (the name of a registered dataset, e.g. "moby-dick")') }).min(1)),
     task: z.enum(['causal-lm']).default('causal-lm'),
     variants: z
       .array(
@@ -90,7 +104,7 @@ export const SweepSpecSchema = z
             });
           }
         }),
-        { error: 'is required (e.g. ["lora"])' },
+        { error: required('is required (e.g. ["lora"])') },
       )
       .min(1, 'needs at least one variant')
       .refine((v) => new Set(v).size === v.length, 'lists a variant twice'),
@@ -188,6 +202,7 @@ function formatIssue(issue: Issue, prefix: PropertyKey[]): FieldError[] {
   return [{ field: base || '(body)', message: issue.message }];
 }
 
-export function formatZodIssues(error: z.ZodError): FieldError[] {
-  return error.issues.flatMap((issue) => formatIssue(issue as Issue, []));
+/** `prefix`: the path of the validated value itself (e.g. ["id"] for a route parameter). */
+export function formatZodIssues(error: z.ZodError, prefix: PropertyKey[] = []): FieldError[] {
+  return error.issues.flatMap((issue) => formatIssue(issue as Issue, prefix));
 }

@@ -17,6 +17,29 @@ describe('expandGrid', () => {
     expect(trials[1].hyperparams).toMatchObject({ r: 4, lr: 1e-3, targetModules: ['c_attn', 'c_fc'] });
     expect(expandGrid(s)).toEqual(trials);
   });
+  it('counts a huge knob grid from the axis lengths, without building it', () => {
+    const k = Array.from({ length: 40 }, (_, i) => i + 1);
+    const frac = k.map((i) => i / 100);
+    const s = spec({
+      variants: ['adalora'],
+      searchSpace: {
+        r: [64],
+        perVariant: { adalora: { targetR: k, tinit: k, tfinal: k, deltaT: k, beta1: frac, beta2: frac, orthRegWeight: frac } },
+      },
+    });
+    expect(countGrid(s)).toBe(40 ** 7);
+    expect(() => expandGrid(s)).toThrow(expect.objectContaining({ field: 'budget.maxTrials' }));
+  });
+  it('checks random-search rank bounds of a very long r list (no stack overflow)', () => {
+    const r = Array.from({ length: 300_000 }, () => 8);
+    r[1234] = 2;
+    const s = spec({
+      variants: ['adalora'],
+      search: { method: 'random', trials: 2 },
+      searchSpace: { r, perVariant: { adalora: { targetR: [4] } } },
+    });
+    expect(() => expandRandom(s)).toThrow(expect.objectContaining({ field: 'searchSpace.perVariant.adalora.targetR' }));
+  });
   it('refuses a grid larger than the budget, naming budget.maxTrials', () => {
     const s = spec({ searchSpace: { r: [1, 2, 3] }, budget: { maxTrials: 2 } });
     expect(() => expandGrid(s)).toThrow(SweepExpansionError);

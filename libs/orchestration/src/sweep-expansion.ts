@@ -63,8 +63,12 @@ function knobGrid(spec: SweepSpec, variant: VariantName): Array<Record<string, u
 }
 
 export function countGrid(spec: SweepSpec): number {
+  // Counted from the axis lengths, never by building the grid: a body of a few KB can describe
+  // a grid of 10^12 points, which must be refused (budget.maxTrials), not materialised.
   const common = commonAxes(spec).reduce((n, [field, a]) => n * list(a, field).length, 1);
-  return spec.variants.reduce((n, v) => n + common * knobGrid(spec, v as VariantName).length, 0);
+  const knobCount = (v: VariantName) =>
+    knobAxesOf(spec, v).reduce((n, [name, a]) => n * list(a, `searchSpace.perVariant.${v}.${name}`).length, 1);
+  return spec.variants.reduce((n, v) => n + common * knobCount(v as VariantName), 0);
 }
 
 /** How many trials the spec expands to (grid: the product; random: search.trials). */
@@ -145,8 +149,9 @@ export function sampleAxis(rng: Rng, axis: Axis): unknown {
 /** Smallest / largest value an axis can produce (numeric axes). */
 function bounds(axis: Axis): [number, number] {
   if (!isDistribution(axis)) {
+    // A loop, not Math.min(...values): a list of ~10^5 values overflows the call stack.
     const values = axis as number[];
-    return [Math.min(...values), Math.max(...values)];
+    return values.reduce<[number, number]>(([lo, hi], v) => [Math.min(lo, v), Math.max(hi, v)], [Infinity, -Infinity]);
   }
   return axis.dist === 'qLogUniform' ? quantizedRange(axis) : [axis.min, axis.max];
 }

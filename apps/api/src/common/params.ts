@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { ZodValidationPipe } from './zod-validation.pipe';
 
-export const UuidPipe = new ZodValidationPipe(z.uuid('must be a UUID'), 'id');
+export const UuidPipe = new ZodValidationPipe(z.uuid('must be a UUID'), 'id', 'id');
 
 export const PageQuerySchema = z
   .object({

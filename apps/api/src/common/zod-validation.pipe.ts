@@ -15,14 +15,16 @@ export class ValidationFailed extends BadRequestException {
 }
 
 export class ZodValidationPipe<S extends z.ZodTypeAny> implements PipeTransform<unknown, z.output<S>> {
+  /** `field`: the name errors of the value itself are reported under (a route parameter, a header). */
   constructor(
     private readonly schema: S,
     private readonly what = 'request body',
+    private readonly field?: string,
   ) {}
 
   transform(value: unknown): z.output<S> {
     const r = this.schema.safeParse(value);
-    if (!r.success) throw new ValidationFailed(formatZodIssues(r.error), this.what);
+    if (!r.success) throw new ValidationFailed(formatZodIssues(r.error, this.field ? [this.field] : []), this.what);
     return r.data;
   }
 }

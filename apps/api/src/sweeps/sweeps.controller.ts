@@ -17,6 +17,7 @@ const IdempotencyKey = new ZodValidationPipe(
     .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
     .optional(),
   'Idempotency-Key header',
+  'Idempotency-Key',
 );
 
 const LeaderboardQuery = z

@@ -78,6 +78,10 @@ export class SweepsService {
       if (idempotencyKey && e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002') {
         const existing = await this.replay(spec, idempotencyKey);
         if (existing) return { created: false, sweep: existing };
+        // The winner rolled back (its enqueue failed) between our insert and the replay.
+        throw new ConflictException(
+          `Idempotency-Key "${idempotencyKey}" is in use by a concurrent submission that did not complete; retry`,
+        );
       }
       throw e;
     }

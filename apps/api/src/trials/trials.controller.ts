@@ -10,6 +10,7 @@ import {
   TrialLogRepository,
   TrialRepository,
 } from '@lora/db';
+import { storableText } from '@lora/contracts';
 import { z } from 'zod';
 import { UuidPipe } from '../common/params';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
@@ -18,9 +19,15 @@ import { TrialControlService } from './trial-control.service';
 
 const MetricsQuery = z
   .object({
-    name: z.string().max(100).optional(),
+    name: storableText(z.string().max(100)).optional(),
     split: z.enum(['train', 'eval']).optional(),
-    afterStep: z.coerce.number().int().min(-1).optional(),
+    // Steps are Postgres int4: a larger bound would fail in the query (500), not match nothing.
+    afterStep: z.coerce
+      .number()
+      .int()
+      .min(-1)
+      .max(2 ** 31 - 1)
+      .optional(),
     take: z.coerce.number().int().min(1).max(100_000).default(10_000),
   })
   .strict();
