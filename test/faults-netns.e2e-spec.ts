@@ -57,6 +57,7 @@ describe('fault injection: a worker in its own network namespace', () => {
     } catch (e) {
       throw new Error(
         `this test needs network namespaces (root, CAP_SYS_ADMIN and CAP_NET_ADMIN; "ip netns add" must work): ${(e as Error).message}`,
+        { cause: e },
       );
     }
     x = freeSubnet();
@@ -83,7 +84,13 @@ describe('fault injection: a worker in its own network namespace', () => {
         WORKER_HOST,
         WORKER_HEARTBEAT_MS: String(HEARTBEAT_MS),
       },
-      { databaseUrl: pg.url, databaseSchema: schema, redisUrl: redis.url, heartbeatMs: HEARTBEAT_MS, workerWrap: ['ip', 'netns', 'exec', NS] },
+      {
+        databaseUrl: pg.url,
+        databaseSchema: schema,
+        redisUrl: redis.url,
+        heartbeatMs: HEARTBEAT_MS,
+        workerWrap: ['ip', 'netns', 'exec', NS],
+      },
     );
   });
 
@@ -108,7 +115,13 @@ describe('fault injection: a worker in its own network namespace', () => {
 
   it('runs a trial on the namespaced worker, and flags it lost once its link is gone', async () => {
     const s = stack!;
-    const workers = (await s.http('GET', '/workers')).data as Array<{ id: string; host: string; pid: number; status: string; lost: boolean }>;
+    const workers = (await s.http('GET', '/workers')).data as Array<{
+      id: string;
+      host: string;
+      pid: number;
+      status: string;
+      lost: boolean;
+    }>;
     const me = workers.find((w) => w.pid === s.worker.child.pid);
     expect(me).toMatchObject({ host: WORKER_HOST, status: 'online', lost: false });
     expect(me!.id.startsWith(`${WORKER_HOST}:`)).toBe(true);
@@ -143,7 +156,10 @@ describe('fault injection: a worker in its own network namespace', () => {
 
     // Heartbeats cross the link: still not lost several intervals after registering.
     await new Promise((r) => setTimeout(r, 4 * HEARTBEAT_MS));
-    expect((await s.http('GET', '/workers')).data.find((w: { id: string }) => w.id === me!.id)).toMatchObject({ status: 'online', lost: false });
+    expect((await s.http('GET', '/workers')).data.find((w: { id: string }) => w.id === me!.id)).toMatchObject({
+      status: 'online',
+      lost: false,
+    });
 
     // The host drops off the network: its heartbeats stop reaching Postgres.
     const cut = Date.now();
