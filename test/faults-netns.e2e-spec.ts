@@ -140,7 +140,8 @@ describe('fault injection: a worker in its own network namespace', () => {
       'the sweep to finish on the namespaced worker',
       async () => {
         const sw = (await s.http('GET', `/sweeps/${sweepId}`)).data;
-        return sw.progress?.done === 1 ? sw : null;
+        // The sweep's status is refreshed just after its last trial's: wait for both.
+        return sw.progress?.done === 1 && !['queued', 'running'].includes(sw.status) ? sw : null;
       },
       3 * 60_000,
       500,
@@ -149,6 +150,8 @@ describe('fault injection: a worker in its own network namespace', () => {
     });
     expect(done.status).toBe('succeeded');
     const trial = (await s.http('GET', `/trials/${done.trials[0].id}`)).data;
+    // On a mismatch, show the attempts and the worker's log (why it needed more than one attempt).
+    if (trial.attempts.length !== 1) console.log(JSON.stringify(trial.attempts, null, 1), tail(s.worker.logFile, 40));
     expect(trial.status).toBe('succeeded');
     expect(trial.attempts.map((a: { status: string; workerId: string }) => [a.status, a.workerId])).toEqual([['succeeded', me!.id]]);
     const stepsLogged = (await s.http('GET', `/trials/${trial.id}/metrics?name=loss&split=train`)).data.length;

@@ -75,7 +75,7 @@ async function sweepSurvivesRestart(stack: Stack, server: ThrowawayServer, label
     'the sweep to finish',
     async () => {
       const s = (await stack.http('GET', `/sweeps/${sweep.id}`)).data;
-      return s.progress?.done === 2 ? s : null;
+      return s.progress?.done === 2 && !['queued', 'running'].includes(s.status) ? s : null;
     },
     4 * 60_000,
     500,
