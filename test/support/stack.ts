@@ -27,10 +27,29 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(name: string, workerEnv: Record<string, string> = {}): Promise<Stack> {
+/** Where the stack's API and worker connect, instead of this run's shared Postgres/Redis (fault tests). */
+export interface StackOverrides {
+  databaseUrl?: string;
+  databaseSchema?: string;
+  redisUrl?: string;
+  /** The API's heartbeat interval (it flags a worker lost after 3); give the worker the same via WORKER_HEARTBEAT_MS. */
+  heartbeatMs?: number;
+  /** Command words put before `node main.js` for the worker (e.g. `ip netns exec <ns>`). */
+  workerWrap?: string[];
+}
+
+export async function startStack(name: string, workerEnv: Record<string, string> = {}, overrides: StackOverrides = {}): Promise<Stack> {
   const env = loadConfig();
   const prefix = `${env.redis.prefix}-${name}`;
-  const config: AppConfig = { ...env, redis: { ...env.redis, prefix } };
+  const config: AppConfig = {
+    ...env,
+    db: {
+      databaseUrl: overrides.databaseUrl ?? env.db.databaseUrl,
+      databaseSchema: overrides.databaseSchema ?? env.db.databaseSchema,
+    },
+    redis: { url: overrides.redisUrl ?? env.redis.url, prefix },
+    worker: { ...env.worker, heartbeatMs: overrides.heartbeatMs ?? env.worker.heartbeatMs },
+  };
   const prisma = createPrismaClient(config.db);
   const queue = new Queue(QueueName.Train, { connection: redisOptions(config.redis.url), prefix });
   const { token } = await new ApiTokenRepository(prisma as unknown as PrismaService).create(
@@ -53,7 +72,17 @@ export async function startStack(name: string, workerEnv: Record<string, string>
     const data = type.includes('json') ? await res.json() : new Uint8Array(await res.arrayBuffer());
     return { status: res.status, data, headers: res.headers };
   };
-  const worker = startWorker({ ...workerEnv, QUEUE_PREFIX: prefix });
+  // The worker gets the API's database and Redis unless workerEnv says otherwise (another host's view).
+  const worker = startWorker(
+    {
+      DATABASE_URL: config.db.databaseUrl,
+      DATABASE_SCHEMA: config.db.databaseSchema,
+      REDIS_URL: config.redis.url,
+      ...workerEnv,
+      QUEUE_PREFIX: prefix,
+    },
+    overrides.workerWrap,
+  );
   await waitFor(
     'the worker to register',
     async () => {

@@ -15,11 +15,13 @@ export interface WorkerProcess {
   removeLog(): void;
 }
 
-export function startWorker(env: Record<string, string> = {}): WorkerProcess {
+/** `wrap`: command words that run `node main.js` (e.g. `['ip', 'netns', 'exec', ns]`, which execs it: same pid). */
+export function startWorker(env: Record<string, string> = {}, wrap: string[] = []): WorkerProcess {
   if (!fs.existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: run "npm run build" first (npm test does)`);
   const logFile = path.join(os.tmpdir(), `lora-e2e-worker-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.log`);
   const out = fs.openSync(logFile, 'w');
-  const child = spawn(process.execPath, [WORKER_MAIN], {
+  const [cmd, ...args] = [...wrap, process.execPath, WORKER_MAIN];
+  const child = spawn(cmd, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', out, out],
   });
@@ -32,7 +34,8 @@ export function startWorker(env: Record<string, string> = {}): WorkerProcess {
     },
     stop(signal: NodeJS.Signals = 'SIGTERM') {
       return new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
+        // Already gone (exited, or killed by a signal): 'exit' will not fire again.
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
         child.once('exit', (code) => resolve(code));
         child.kill(signal);
         setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
