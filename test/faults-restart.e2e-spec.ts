@@ -38,7 +38,7 @@ const steps = async (stack: Stack, trialId: string, split: 'train' | 'eval') =>
  * Submits the sweep, waits until its first trial has logged ≥ 10 steps, restarts `server`,
  * then waits for the sweep to finish and checks that nothing was lost.
  */
-async function sweepSurvivesRestart(stack: Stack, server: ThrowawayServer, label: string, allowOrphans: boolean): Promise<void> {
+async function sweepSurvivesRestart(stack: Stack, server: ThrowawayServer, label: string): Promise<void> {
   const submitted = await stack.http('POST', '/sweeps', spec(`faults: restart ${label}`));
   expect(submitted.status).toBe(201);
   const sweep = submitted.data as { id: string; trials: Array<{ id: string }> };
@@ -90,20 +90,10 @@ async function sweepSurvivesRestart(stack: Stack, server: ThrowawayServer, label
     (t) =>
       `${t.id.slice(0, 8)}: ${t.status}, attempts ${t.attempts.map((a) => `${a.number}=${a.status}${a.error ? ` (${a.error})` : ''}`).join(', ')}`,
   );
-  // Attempts that never got closed: the worker's failure path could not record their end.
-  const orphans = trials.flatMap((t) =>
-    t.attempts
-      .filter((a, i) => i < t.attempts.length - 1 && (a.status === 'running' || a.status === 'queued'))
-      .map((a) => `${t.id} #${a.number}`),
-  );
   console.log(
     `[${label} restart] first trial at step ${stepsBefore} when the server stopped, ${stepsAtUp} when it was back; down ${downMs} ms; ` +
       `new steps in Postgres ${recovered.postgresMs} ms and new job progress in Redis ${recovered.redisMs} ms after it was back; ` +
-      `sweep finished ${finishedMs} ms after the restart began\n${summary.join('\n')}` +
-      (orphans.length
-        ? `\nKNOWN BUG: attempts left "running" after the trial finished: ${orphans.join(', ')} (TrialRunner's failure path ` +
-          "writes the attempt's end to Postgres while Postgres is down, and nothing retries it)"
-        : ''),
+      `sweep finished ${finishedMs} ms after the restart began\n${summary.join('\n')}`,
   );
 
   expect({ sweep: done.status, trials: trials.map((t) => t.status) }).toEqual({ sweep: 'succeeded', trials: ['succeeded', 'succeeded'] });
@@ -117,10 +107,9 @@ async function sweepSurvivesRestart(stack: Stack, server: ThrowawayServer, label
     expect(t.attempts.map((a) => a.number)).toEqual(t.attempts.map((_, i) => i + 1));
     expect(t.attempts.filter((a) => a.status === 'succeeded')).toHaveLength(1);
     expect(t.attempts[t.attempts.length - 1].status).toBe('succeeded');
-    // Earlier attempts ended (failed/preempted), except those the known bug above leaves open
-    // (only when Postgres went away: `allowOrphans`); the trial itself is never left open.
+    // Earlier attempts, if any, ended (failed or preempted): none is left open.
     const earlier = t.attempts.slice(0, -1).filter((a) => a.status === 'running' || a.status === 'queued');
-    if (!allowOrphans) expect(earlier).toEqual([]);
+    expect(earlier).toEqual([]);
   }
 }
 
@@ -149,7 +138,7 @@ describe('fault injection: server restarts during a sweep', () => {
 
     it('completes the sweep with nothing lost', async () => {
       stack = await startStack('restart-redis', {}, { redisUrl: redis!.url });
-      await sweepSurvivesRestart(stack, redis!, 'Redis', false);
+      await sweepSurvivesRestart(stack, redis!, 'Redis');
     });
   });
 
@@ -187,7 +176,7 @@ describe('fault injection: server restarts during a sweep', () => {
 
     it('completes the sweep with nothing lost', async () => {
       stack = await startStack('restart-postgres', {}, overrides);
-      await sweepSurvivesRestart(stack, pg!, 'Postgres', true);
+      await sweepSurvivesRestart(stack, pg!, 'Postgres');
     });
   });
 });

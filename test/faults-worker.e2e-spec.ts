@@ -12,7 +12,7 @@ jest.setTimeout(8 * 60_000);
 const STEPS = 80;
 const WORKER_ENV = { JOB_LOCK_MS: '3000', WORKER_HEARTBEAT_MS: '500' };
 /** SIGTERM → checkpoint written and process gone within this (one step, a checkpoint, shutdown). */
-const DRAIN_BUDGET_MS = 15_000;
+const DRAIN_BUDGET_MS = 5_000;
 
 const spec = (name: string) => ({
   name,
@@ -164,23 +164,27 @@ describe('worker faults (real processes)', () => {
       200,
     );
     const victim = await processOf(running.workerId!);
+    const seen = await lastStep(id);
     const t0 = Date.now();
-    const code = await victim.stop('SIGTERM');
+    await victim.stop('SIGTERM');
     const drainMs = Date.now() - t0;
-    console.log(`SIGTERM → worker exited with ${code} after ${drainMs} ms`);
+    console.log(`SIGTERM → worker gone after ${drainMs} ms`);
     expect(drainMs).toBeLessThan(DRAIN_BUDGET_MS);
-    expect(code).toBe(0);
+    // Nest re-raises the signal once shut down: the process ends by SIGTERM, not by the SIGKILL fallback.
+    expect(victim.child.signalCode === 'SIGTERM' || victim.child.exitCode === 0).toBe(true);
     const t = await finished(id);
     const attempts = (t.attempts as Attempt[]).sort((a, b) => a.number - b.number);
     expect(attempts).toHaveLength(2);
     expect(attempts[0]).toMatchObject({ status: 'preempted', workerId: running.workerId });
     expect(attempts[1].status).toBe('succeeded');
-    expect(attempts[1].resumedFromStep).toBeGreaterThanOrEqual(30);
+    // It checkpointed at its next step, not at the last periodic checkpoint (step 20).
+    expect(attempts[1].resumedFromStep).toBeGreaterThanOrEqual(seen);
+    expect(attempts[1].resumedFromStep).toBeLessThanOrEqual(seen + 10);
     const evals = await checkSteps(id);
     expect(evals).toEqual(expect.arrayContaining([0, 20, 60, 80]));
     console.log(`resumed at step ${attempts[1].resumedFromStep}; final eval loss ${t.finalEvalLoss} vs reference ${reference}`);
     expect(Math.abs(t.finalEvalLoss - reference)).toBeLessThan(1e-4);
     const log = tail(victim.logFile, 400);
-    expect(log).toMatch(/train worker drained/);
+    expect(log).toMatch(/attempt preempted/);
   });
 });

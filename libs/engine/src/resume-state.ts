@@ -44,7 +44,8 @@ export function encodeResumeState(s: ResumeState): Uint8Array {
 export function decodeResumeState(bytes: Uint8Array): ResumeState {
   const file = parseSafetensors(bytes);
   const meta = file.metadata ?? {};
-  if (meta.format !== RESUME_FORMAT) throw new Error(`resume state: unknown format ${JSON.stringify(meta.format)} (expected ${RESUME_FORMAT})`);
+  if (meta.format !== RESUME_FORMAT)
+    throw new Error(`resume state: unknown format ${JSON.stringify(meta.format)} (expected ${RESUME_FORMAT})`);
   const state: ResumeState = {
     step: Number(meta.step),
     variables: {},
@@ -68,7 +69,8 @@ export function decodeResumeState(bytes: Uint8Array): ResumeState {
 export function restoreVariables(named: Array<[string, tf.Variable]>, saved: ResumeState['variables']): void {
   const names = new Set(named.map(([n]) => n));
   const extra = Object.keys(saved).filter((n) => !names.has(n));
-  if (extra.length > 0) throw new Error(`resume state: variables ${extra.slice(0, 3).join(', ')} do not exist in this run (other adapters or targets?)`);
+  if (extra.length > 0)
+    throw new Error(`resume state: variables ${extra.slice(0, 3).join(', ')} do not exist in this run (other adapters or targets?)`);
   for (const [name, v] of named) {
     const s = saved[name];
     if (!s) throw new Error(`resume state: no saved value for variable ${name}`);

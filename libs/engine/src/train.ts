@@ -90,6 +90,8 @@ export interface TrainResult {
   aborted: boolean;
 }
 
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
 /** LR at 1-based `step`: linear warmup to `lr`, then cosine down to `minLrRatio · lr` at `steps` (or flat). */
 export function learningRate(step: number, o: Pick<TrainOptions, 'lr' | 'steps' | 'warmupSteps' | 'schedule' | 'minLrRatio'>): number {
   const warmup = o.warmupSteps ?? 0;
@@ -174,6 +176,9 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
 
   try {
     while (step < steps) {
+      // Let the host deliver an abort (a message event is a macrotask; awaiting tensor reads on
+      // CPU backends only runs microtasks, so without this the signal is seen late).
+      if (options.signal) await yieldToEventLoop();
       if (options.signal?.aborted) {
         aborted = true;
         break;

@@ -2,7 +2,21 @@
 // the worker's writes retry with backoff while the error is a lost connection, for up to a bound.
 // Anything else (a constraint, a bug) fails at once.
 
-const CONNECTION_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'ECONNREFUSED', 'ECONNRESET', '57P01', '57P02', '57P03', '08006', '08001', '08003']);
+const CONNECTION_CODES = new Set([
+  'P1001',
+  'P1002',
+  'P1008',
+  'P1017',
+  'P2024',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08006',
+  '08001',
+  '08003',
+]);
 const CONNECTION_TEXT =
   /can't reach database server|connection terminated|connection refused|econnrefused|econnreset|server closed the connection|terminating connection|the database system is (starting up|shutting down)|connection ended|timed out fetching a new connection|connect etimedout/i;
 

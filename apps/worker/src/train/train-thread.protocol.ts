@@ -55,5 +55,4 @@ export type TrainThreadMessage =
   | { type: 'error'; message: string; stack?: string; unrecoverable: boolean };
 
 export type TrainThreadCommand =
-  | { type: 'abort'; reason: string; kind: AbortKind }
-  | { type: 'verdict'; step: number; stop: boolean; reason?: string };
+  { type: 'abort'; reason: string; kind: AbortKind } | { type: 'verdict'; step: number; stop: boolean; reason?: string };

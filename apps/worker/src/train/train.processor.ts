@@ -86,9 +86,10 @@ export class TrainProcessor implements OnApplicationBootstrap, BeforeApplication
   async beforeApplicationShutdown(signal?: string): Promise<void> {
     if (!this.worker) return;
     const t0 = Date.now();
-    await this.heartbeat.draining();
-    await this.worker.pause(true);
+    // Preempt first (the threads stop at their next step), then stop fetching: a job fetched in
+    // between goes straight back (the runner refuses work while draining).
     const n = this.runner.preemptAll(`worker ${signal ?? 'shutdown'}: draining`);
+    await Promise.all([this.heartbeat.draining(), this.worker.pause(true)]);
     await this.worker.close();
     this.log.log({ signal, preempted: n, ms: Date.now() - t0 }, 'train worker drained');
   }

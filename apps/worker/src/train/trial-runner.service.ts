@@ -56,6 +56,8 @@ export class TrialRunner {
   private readonly log = new Logger(TrialRunner.name);
   /** Abort functions of the trials this worker runs now, by trial id. */
   private readonly active = new Map<string, (reason: string, kind: AbortKind) => void>();
+  /** Set once the worker drains: new jobs go straight back to the queue. */
+  private draining: string | null = null;
 
   constructor(
     private readonly trials: TrialRepository,
@@ -90,6 +92,7 @@ export class TrialRunner {
 
   /** Runs the trial, or returns `throttled` when its sweep already runs `maxConcurrent` trials. */
   async run(trialId: string, ctx: RunContext): Promise<{ finalEvalLoss: number; throttled?: boolean }> {
+    if (this.draining) throw new TrialPreemptedError(this.draining);
     const trial = await this.trials.findForRun(trialId);
     if (!trial) throw new TrialConfigError(`trial ${trialId} does not exist (deleted after it was queued?)`);
     const max = trial.sweep.maxConcurrent;
@@ -387,6 +390,7 @@ export class TrialRunner {
    * Resolves when their threads have stopped (or were terminated after the grace period).
    */
   preemptAll(reason: string): number {
+    this.draining = reason;
     for (const [trialId, f] of this.active) {
       this.log.log({ trialId, reason }, 'preempting trial');
       f(reason, 'preempt');

@@ -90,7 +90,9 @@ export class TrialRepository {
         return { attempt, trial: null, resume: null, lostAttempts: lost.length };
       }
       const trial = await tx.trial.findUniqueOrThrow({ where: { id: trialId } });
-      const resume = resumeFrom?.resumeState ? { step: from, checkpointId: resumeFrom.id, state: new Uint8Array(resumeFrom.resumeState) } : null;
+      const resume = resumeFrom?.resumeState
+        ? { step: from, checkpointId: resumeFrom.id, state: new Uint8Array(resumeFrom.resumeState) }
+        : null;
       return { attempt, trial, resume, lostAttempts: lost.length };
     });
   }
