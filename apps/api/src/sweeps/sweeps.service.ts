@@ -1,7 +1,7 @@
 // Sweep submission and reads: validates against the catalog, writes Sweep + Trials in one
 // transaction, then enqueues one train job per trial (rolled back if Redis refuses).
 import { ConflictException, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
-import { CatalogRepository, Prisma, progressOf, SweepRepository } from '@lora/db';
+import { CatalogRepository, Prisma, progressOf, SweepRepository, type RunStatus } from '@lora/db';
 import { gpt2ModulePaths, selectModules, type FieldError, type SweepSpec } from '@lora/contracts';
 import { expandSweep, planProbes, SweepExpansionError } from '@lora/orchestration';
 import { isDeepStrictEqual } from 'node:util';
@@ -141,7 +141,9 @@ export class SweepsService {
   async get(id: string) {
     const sweep = await this.sweeps.findById(id);
     if (!sweep) throw new NotFoundException(`sweep ${id} not found`);
-    const counts = (await this.sweeps.statusCounts([id])).get(id) ?? {};
+    // Progress from the same rows as the trials returned (one snapshot, never out of step with them).
+    const counts: Partial<Record<RunStatus, number>> = {};
+    for (const t of sweep.trials) counts[t.status] = (counts[t.status] ?? 0) + 1;
     return { ...sweep, progress: progressOf(counts) };
   }
 
