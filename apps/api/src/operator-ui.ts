@@ -5,7 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { QueueName } from '@lora/contracts';
+import { QueueName, TRAIN_QUEUES } from '@lora/contracts';
 import type { Queue } from 'bullmq';
 import type { Express, NextFunction, Request, Response } from 'express';
 import * as fs from 'node:fs';
@@ -38,7 +38,7 @@ export function mountDashboard(app: NestExpressApplication, dir: string): boolea
 export function mountBullBoard(app: NestExpressApplication): void {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BULL_BOARD_PATH);
-  const queues = [QueueName.Train, QueueName.Plan].map((n) => new BullMQAdapter(app.get<Queue>(getQueueToken(n))));
+  const queues = [...TRAIN_QUEUES, QueueName.Plan].map((n) => new BullMQAdapter(app.get<Queue>(getQueueToken(n))));
   createBullBoard({ queues, serverAdapter, options: { uiConfig: { boardTitle: 'LoRA queues' } } });
   const auth = app.get(AuthService);
   // bull-board lets its user retry, promote and remove jobs: every request needs a token.

@@ -25,7 +25,6 @@ export class WorkerModule {
         DbModule.forRoot(config.db),
         RepositoriesModule,
         BullModule.forRoot({ connection: redisOptions(config.redis.url), prefix: config.redis.prefix }),
-        BullModule.registerQueue({ name: QueueName.Train }, { name: QueueName.Plan }),
         QueueModule,
       ],
       providers: [

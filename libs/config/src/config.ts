@@ -40,6 +40,10 @@ const EnvSchema = z.object({
   WORKER_BACKEND: z.enum(['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow']).default('auto'),
   WORKER_HEARTBEAT_MS: intFromEnv(5000).pipe(z.number().min(100)),
   WORKER_HOST: z.string().optional(),
+  // The device class this worker serves (auto: gpu for webgpu/CUDA backends, else cpu).
+  WORKER_DEVICE_CLASS: z.enum(['auto', 'gpu', 'cpu']).default('auto'),
+  // Memory a trial may use here, for sweeps' resources.minMemoryGb (default: the host's RAM).
+  WORKER_MEMORY_MB: z.coerce.number().int().min(1).optional(),
   METRICS_FLUSH_MS: intFromEnv(500).pipe(z.number().min(10)),
   JOB_ATTEMPTS: intFromEnv(3).pipe(z.number().min(1).max(100)),
   // A train job's lock: renewed every half of it; a dead worker's trial moves on after about 1.5x.
@@ -54,7 +58,14 @@ export type AppConfig = {
   db: { databaseUrl: string; databaseSchema: string };
   redis: { url: string; prefix: string };
   modelsDir: string;
-  worker: { slots: number; backend: 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow'; heartbeatMs: number; host?: string };
+  worker: {
+    slots: number;
+    backend: 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
+    heartbeatMs: number;
+    host?: string;
+    deviceClass: 'auto' | 'gpu' | 'cpu';
+    memoryMb?: number;
+  };
   metricsFlushMs: number;
   jobAttempts: number;
   jobLockMs: number;
@@ -86,7 +97,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     db: { databaseUrl: e.DATABASE_URL, databaseSchema: e.DATABASE_SCHEMA },
     redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
     modelsDir: path.resolve(e.MODELS_DIR),
-    worker: { slots: e.WORKER_SLOTS, backend: e.WORKER_BACKEND, heartbeatMs: e.WORKER_HEARTBEAT_MS, host: e.WORKER_HOST },
+    worker: {
+      slots: e.WORKER_SLOTS,
+      backend: e.WORKER_BACKEND,
+      heartbeatMs: e.WORKER_HEARTBEAT_MS,
+      host: e.WORKER_HOST,
+      deviceClass: e.WORKER_DEVICE_CLASS,
+      memoryMb: e.WORKER_MEMORY_MB,
+    },
     metricsFlushMs: e.METRICS_FLUSH_MS,
     jobAttempts: e.JOB_ATTEMPTS,
     jobLockMs: e.JOB_LOCK_MS,

@@ -1,7 +1,11 @@
 // Queue and job names, and the options every producer uses: one file, imported by api, worker
 // and (later) the dashboard, so a name cannot be mistyped in one place only.
 export enum QueueName {
+  /** Train jobs any worker may run. */
   Train = 'train',
+  /** Train jobs of trials that need a GPU worker, or a CPU one (sweep `resources.device`). */
+  TrainGpu = 'train-gpu',
+  TrainCpu = 'train-cpu',
   /** LoRA-drop's plan step: runs after its probe (a flow child on the train queue) finishes. */
   Plan = 'plan',
 }
@@ -27,6 +31,19 @@ export const planJobId = (probeTrialId: string): string => `plan-${probeTrialId}
 export interface TrainTrialJobData {
   sweepId: string;
   trialId: string;
+  /** A worker with less memory (its WORKER_MEMORY_MB) hands the job back for another. */
+  minMemoryMb?: number;
+}
+
+export type DeviceClass = 'gpu' | 'cpu';
+export type DeviceRequirement = DeviceClass | 'any';
+
+/** Every queue that carries train jobs: a worker takes from `train` and from its class's queue. */
+export const TRAIN_QUEUES: readonly QueueName[] = [QueueName.Train, QueueName.TrainGpu, QueueName.TrainCpu];
+
+/** Where a trial's train job goes: routing by device class is by queue (BullMQ jobs cannot be filtered). */
+export function trainQueueFor(device: DeviceRequirement): QueueName {
+  return device === 'gpu' ? QueueName.TrainGpu : device === 'cpu' ? QueueName.TrainCpu : QueueName.Train;
 }
 
 /** Deterministic job id: enqueuing the same trial twice is a no-op in BullMQ. */

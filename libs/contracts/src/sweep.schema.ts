@@ -65,6 +65,16 @@ export const BudgetSchema = z
 /** BullMQ's highest priority number (bullmq PRIORITY_LIMIT = 2^21 - 1). */
 export const MAX_PRIORITY = 2 ** 21 - 1;
 
+/** What a trial needs of the worker that runs it (Ray-style resource requests). */
+export const ResourcesSchema = z
+  .object({
+    /** gpu / cpu: only workers of that device class run the sweep's trials; any: whichever is free. */
+    device: z.enum(['any', 'gpu', 'cpu']).default('any'),
+    /** Only workers with at least this much memory (GiB; their WORKER_MEMORY_MB) run them. */
+    minMemoryGb: z.number().positive().max(65_536).optional(),
+  })
+  .strict();
+
 export const SearchSchema = z
   .object({
     /** grid: every combination of the listed values; random: `trials` samples. */
@@ -119,6 +129,7 @@ export const SweepSpecSchema = z
      */
     priority: z.number().int().min(0).max(MAX_PRIORITY).default(0),
     earlyStopping: EarlyStoppingSchema.optional(),
+    resources: ResourcesSchema.default(ResourcesSchema.parse({})),
   })
   .strict()
   .superRefine((spec, ctx) => {

@@ -9,7 +9,12 @@ import { TrainQueueService } from './train-queue.service';
 
 @Module({
   imports: [
-    BullModule.registerQueue({ name: QueueName.Train }, { name: QueueName.Plan }),
+    BullModule.registerQueue(
+      { name: QueueName.Train },
+      { name: QueueName.TrainGpu },
+      { name: QueueName.TrainCpu },
+      { name: QueueName.Plan },
+    ),
     BullModule.registerFlowProducer({ name: SWEEP_FLOW_PRODUCER }),
     RepositoriesModule,
   ],

@@ -11,25 +11,55 @@ import {
   SWEEP_FLOW_PRODUCER,
   TRAIN_JOB_DEFAULTS,
   trainJobId,
+  trainQueueFor,
   type CancelMessage,
   type PlanJobData,
+  type SweepSpec,
   type TrainTrialJobData,
 } from '@lora/contracts';
-import type { FlowProducer, Queue } from 'bullmq';
+import { SweepRepository } from '@lora/db';
+import type { FlowProducer, Job, Queue } from 'bullmq';
 
 @Injectable()
 export class TrainQueueService {
+  private readonly byName: Map<string, Queue<TrainTrialJobData>>;
+
   constructor(
     @InjectQueue(QueueName.Train) private readonly queue: Queue<TrainTrialJobData>,
+    @InjectQueue(QueueName.TrainGpu) gpu: Queue<TrainTrialJobData>,
+    @InjectQueue(QueueName.TrainCpu) cpu: Queue<TrainTrialJobData>,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectFlowProducer(SWEEP_FLOW_PRODUCER) private readonly flows: FlowProducer,
-  ) {}
+    private readonly sweeps: SweepRepository,
+  ) {
+    this.byName = new Map([queue, gpu, cpu].map((q) => [q.name, q]));
+  }
+
+  /** The queue and job payload extras a sweep's trials get from its `resources`. */
+  private async route(sweepId: string): Promise<{ queue: Queue<TrainTrialJobData>; minMemoryMb?: number }> {
+    const spec = (await this.sweeps.findSpec(sweepId))?.spec as unknown as Partial<SweepSpec> | undefined;
+    const r = spec?.resources;
+    return {
+      queue: this.byName.get(trainQueueFor(r?.device ?? 'any'))!,
+      minMemoryMb: r?.minMemoryGb ? Math.ceil(r.minMemoryGb * 1024) : undefined,
+    };
+  }
+
+  /** A trial's train job, in whichever train queue it went to. */
+  private async findJob(trialId: string): Promise<Job<TrainTrialJobData> | undefined> {
+    for (const q of this.byName.values()) {
+      const job = await q.getJob(trainJobId(trialId));
+      if (job) return job;
+    }
+    return undefined;
+  }
 
   /**
    * LoRA-drop: each probe trial is a child train job; its plan job (the parent) runs when the
    * probe ends, reads the stored importance and enqueues the full runs it plans.
    */
   async enqueueProbeFlows(sweepId: string, probes: Array<{ probeTrialId: string; trainTrialIds: string[] }>, priority?: number) {
+    const route = await this.route(sweepId);
     for (const p of probes) {
       await this.flows.add({
         name: JobName.PlanLoraDrop,
@@ -39,8 +69,8 @@ export class TrainQueueService {
         children: [
           {
             name: JobName.TrainTrial,
-            queueName: QueueName.Train,
-            data: { sweepId, trialId: p.probeTrialId } satisfies TrainTrialJobData,
+            queueName: route.queue.name,
+            data: { sweepId, trialId: p.probeTrialId, minMemoryMb: route.minMemoryMb } satisfies TrainTrialJobData,
             // A failed probe still lets the plan run: it then fails the full runs with the reason.
             opts: {
               ...TRAIN_JOB_DEFAULTS,
@@ -56,10 +86,11 @@ export class TrainQueueService {
   }
 
   async enqueueTrials(sweepId: string, trialIds: string[], priority?: number): Promise<void> {
-    await this.queue.addBulk(
+    const route = await this.route(sweepId);
+    await route.queue.addBulk(
       trialIds.map((trialId) => ({
         name: JobName.TrainTrial,
-        data: { sweepId, trialId },
+        data: { sweepId, trialId, minMemoryMb: route.minMemoryMb },
         opts: { ...TRAIN_JOB_DEFAULTS, jobId: trainJobId(trialId), attempts: this.config.jobAttempts, priority },
       })),
     );
@@ -67,7 +98,7 @@ export class TrainQueueService {
 
   /** Best-effort removal of jobs not yet taken (used when a submission is rolled back). */
   async removeTrials(trialIds: string[]): Promise<void> {
-    await Promise.all(trialIds.map((id) => this.queue.remove(trainJobId(id)).catch(() => 0)));
+    await Promise.all(trialIds.flatMap((id) => [...this.byName.values()].map((q) => q.remove(trainJobId(id)).catch(() => 0))));
   }
 
   /**
@@ -83,7 +114,7 @@ export class TrainQueueService {
 
   /** Refuses (409) while the trial's job is still active on a worker. */
   async assertNotActive(trialId: string): Promise<void> {
-    const job = await this.queue.getJob(trainJobId(trialId));
+    const job = await this.findJob(trialId);
     if (job && (await job.getState()) === 'active') {
       throw new ConflictException(`trial ${trialId} is still stopping on its worker (job active); retry in a few seconds`);
     }
@@ -91,7 +122,7 @@ export class TrainQueueService {
 
   /** Enqueues a fresh job for a trial that ran before (its old job, finished, is replaced). */
   async requeue(sweepId: string, trialId: string, priority?: number): Promise<void> {
-    const old = await this.queue.getJob(trainJobId(trialId));
+    const old = await this.findJob(trialId);
     if (old) {
       const state = await old.getState();
       if (state === 'active') {

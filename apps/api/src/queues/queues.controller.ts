@@ -11,14 +11,20 @@ export const COUNTED_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'w
 @ApiTags('queues')
 @Controller('queues')
 export class QueuesController {
+  private readonly queues: Queue[];
+
   constructor(
-    @InjectQueue(QueueName.Train) private readonly train: Queue,
-    @InjectQueue(QueueName.Plan) private readonly plan: Queue,
-  ) {}
+    @InjectQueue(QueueName.Train) train: Queue,
+    @InjectQueue(QueueName.TrainGpu) gpu: Queue,
+    @InjectQueue(QueueName.TrainCpu) cpu: Queue,
+    @InjectQueue(QueueName.Plan) plan: Queue,
+  ) {
+    this.queues = [train, gpu, cpu, plan];
+  }
 
   @Get()
   @ApiOperation({ summary: 'Job counts per state of each queue' })
   async counts() {
-    return Promise.all([this.train, this.plan].map(async (q) => ({ name: q.name, counts: await q.getJobCounts(...COUNTED_STATES) })));
+    return Promise.all(this.queues.map(async (q) => ({ name: q.name, counts: await q.getJobCounts(...COUNTED_STATES) })));
   }
 }

@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { APP_CONFIG, type AppConfig } from '@lora/config';
 import { WorkerRepository } from '@lora/db';
 import { initBackend } from '@lora/engine';
+import * as os from 'node:os';
 import { WORKER_IDENTITY, type WorkerIdentity } from './worker-identity';
 
 @Injectable()
@@ -11,6 +12,8 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
   private timer: NodeJS.Timeout | null = null;
   private readonly running = new Set<string>();
   backend = 'unknown';
+  deviceClass: 'gpu' | 'cpu' = 'cpu';
+  memoryMb = Math.floor(os.totalmem() / 2 ** 20);
   private registered!: () => void;
   /** Resolves once this worker's row exists (attempts reference it). */
   readonly ready = new Promise<void>((r) => (this.registered = r));
@@ -25,7 +28,17 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
     // Probe the backend once here so the fleet view shows what this host can run.
     const b = await initBackend(this.config.worker.backend);
     this.backend = b.backend;
-    await this.workers.register({ ...this.me, slots: this.config.worker.slots, backend: b.backend, device: b.device });
+    const gpuBackend = b.backend === 'webgpu' || (b.backend === 'tensorflow' && /gpu|cuda/i.test(b.device));
+    this.deviceClass = this.config.worker.deviceClass === 'auto' ? (gpuBackend ? 'gpu' : 'cpu') : this.config.worker.deviceClass;
+    this.memoryMb = this.config.worker.memoryMb ?? this.memoryMb;
+    await this.workers.register({
+      ...this.me,
+      slots: this.config.worker.slots,
+      backend: b.backend,
+      device: b.device,
+      deviceClass: this.deviceClass,
+      memoryMb: this.memoryMb,
+    });
     this.registered();
     this.timer = setInterval(() => void this.beat(), this.config.worker.heartbeatMs);
     this.timer.unref();

@@ -6,9 +6,12 @@
 //   another worker's stall check puts the job back and the trial resumes from its checkpoint;
 // - on SIGTERM the worker stops taking jobs, its trials checkpoint at their next step and go back
 //   to the queue (no attempt spent), then it exits.
+// Routing: a worker takes jobs from the shared `train` queue and from its device class's queue
+// (`train-gpu` or `train-cpu`), sharing its slots between them; a job needing more memory than
+// this worker has goes back for another worker.
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, BeforeApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, redisOptions, type AppConfig } from '@lora/config';
-import { QueueName, type TrainTrialJobData } from '@lora/contracts';
+import { QueueName, trainQueueFor, type TrainTrialJobData } from '@lora/contracts';
 import { DelayedError, Job, UnrecoverableError, Worker } from 'bullmq';
 import { HeartbeatService } from '../fleet/heartbeat.service';
 import { isConnectionError } from './db-retry';
@@ -20,7 +23,11 @@ const MAX_STALLED = 20;
 @Injectable()
 export class TrainProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly log = new Logger(TrainProcessor.name);
-  private worker: Worker<TrainTrialJobData> | null = null;
+  private workers: Array<Worker<TrainTrialJobData>> = [];
+  /** Jobs running now, over both queues (at most the worker's slots). */
+  private busy = 0;
+  private readonly tooBig = new Set<string>();
+  private draining = false;
 
   constructor(
     private readonly runner: TrialRunner,
@@ -31,26 +38,71 @@ export class TrainProcessor implements OnApplicationBootstrap, BeforeApplication
   async onApplicationBootstrap(): Promise<void> {
     await this.heartbeat.ready;
     const lock = this.config.jobLockMs;
-    this.worker = new Worker<TrainTrialJobData>(QueueName.Train, (job, token) => this.process(job, token), {
-      connection: redisOptions(this.config.redis.url),
-      prefix: this.config.redis.prefix,
-      // One job per slot (a GPU, or a CPU share).
-      concurrency: this.config.worker.slots,
-      lockDuration: lock,
-      stalledInterval: Math.max(500, Math.floor(lock / 2)),
-      maxStalledCount: MAX_STALLED,
-    });
-    this.worker.on('failed', (job, err) =>
-      this.log.warn(
-        { jobId: job?.id, sweepId: job?.data.sweepId, trialId: job?.data.trialId, attemptsMade: job?.attemptsMade, err: err.message },
-        'job failed',
-      ),
+    for (const queue of [QueueName.Train, trainQueueFor(this.heartbeat.deviceClass)]) {
+      const worker = new Worker<TrainTrialJobData>(queue, (job, token) => this.process(job, token), {
+        connection: redisOptions(this.config.redis.url),
+        prefix: this.config.redis.prefix,
+        // One job per slot (a GPU, or a CPU share); the slots are shared by both queues.
+        concurrency: this.config.worker.slots,
+        lockDuration: lock,
+        stalledInterval: Math.max(500, Math.floor(lock / 2)),
+        maxStalledCount: MAX_STALLED,
+      });
+      worker.on('failed', (job, err) =>
+        this.log.warn(
+          {
+            queue,
+            jobId: job?.id,
+            sweepId: job?.data.sweepId,
+            trialId: job?.data.trialId,
+            attemptsMade: job?.attemptsMade,
+            err: err.message,
+          },
+          'job failed',
+        ),
+      );
+      worker.on('stalled', (jobId) => this.log.warn({ queue, jobId }, 'a stalled job (its worker stopped renewing the lock) was put back'));
+      worker.on('error', (err) => this.log.warn({ queue, err: err.message }, 'train worker error'));
+      this.workers.push(worker);
+    }
+    this.log.log(
+      { queues: this.workers.map((w) => w.name), slots: this.config.worker.slots, memoryMb: this.heartbeat.memoryMb },
+      'taking train jobs',
     );
-    this.worker.on('stalled', (jobId) => this.log.warn({ jobId }, 'a stalled job (its worker stopped renewing the lock) was put back'));
-    this.worker.on('error', (err) => this.log.warn({ err: err.message }, 'train worker error'));
+  }
+
+  /** Puts a job back for later (or for another worker) without spending one of its attempts. */
+  private async handBack(job: Job<TrainTrialJobData>, token: string | undefined, delayMs: number): Promise<never> {
+    await job.moveToDelayed(Date.now() + delayMs, token);
+    throw new DelayedError();
   }
 
   async process(job: Job<TrainTrialJobData>, token?: string): Promise<{ finalEvalLoss: number }> {
+    const need = job.data.minMemoryMb;
+    if (need && need > this.heartbeat.memoryMb) {
+      if (!this.tooBig.has(job.id ?? '')) {
+        this.tooBig.add(job.id ?? '');
+        this.log.warn(
+          { jobId: job.id, trialId: job.data.trialId, needMb: need, haveMb: this.heartbeat.memoryMb },
+          'job needs more memory than this worker has; handed back',
+        );
+      }
+      return this.handBack(job, token, 2000 + Math.floor(Math.random() * 2000));
+    }
+    // Both queues' workers share the slots: a job that finds them full goes back at once.
+    if (this.busy >= this.config.worker.slots) return this.handBack(job, token, 200 + Math.floor(Math.random() * 300));
+    this.busy++;
+    // Slots full: stop fetching on both queues (the rare job fetched in the meantime goes back).
+    if (this.busy >= this.config.worker.slots) for (const w of this.workers) void w.pause(true).catch(() => undefined);
+    try {
+      return await this.runJob(job, token);
+    } finally {
+      this.busy--;
+      if (!this.draining) for (const w of this.workers) if (w.isPaused()) w.resume();
+    }
+  }
+
+  private async runJob(job: Job<TrainTrialJobData>, token?: string): Promise<{ finalEvalLoss: number }> {
     const attempts = job.opts.attempts ?? 1;
     try {
       const r = await this.runner.run(job.data.trialId, {
@@ -84,17 +136,18 @@ export class TrainProcessor implements OnApplicationBootstrap, BeforeApplication
 
   /** SIGTERM: take no new job, hand the running trials back (checkpointed), then close. */
   async beforeApplicationShutdown(signal?: string): Promise<void> {
-    if (!this.worker) return;
+    if (this.workers.length === 0) return;
     const t0 = Date.now();
     // Preempt first (the threads stop at their next step), then stop fetching: a job fetched in
     // between goes straight back (the runner refuses work while draining).
+    this.draining = true;
     const n = this.runner.preemptAll(`worker ${signal ?? 'shutdown'}: draining`);
-    await Promise.all([this.heartbeat.draining(), this.worker.pause(true)]);
-    await this.worker.close();
+    await Promise.all([this.heartbeat.draining(), ...this.workers.map((w) => w.pause(true))]);
+    await Promise.all(this.workers.map((w) => w.close()));
     this.log.log({ signal, preempted: n, ms: Date.now() - t0 }, 'train worker drained');
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.worker?.close();
+    await Promise.all(this.workers.map((w) => w.close()));
   }
 }

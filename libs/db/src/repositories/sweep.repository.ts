@@ -103,6 +103,10 @@ export class SweepRepository {
     return this.prisma.sweep.delete({ where: { id } });
   }
 
+  findSpec(id: string) {
+    return this.prisma.sweep.findUnique({ where: { id }, select: { id: true, spec: true } });
+  }
+
   findStatus(id: string) {
     return this.prisma.sweep.findUnique({ where: { id }, select: { id: true, status: true, finishedAt: true } });
   }

@@ -9,6 +9,8 @@ export interface WorkerRegistration {
   slots: number;
   backend: string;
   device: string;
+  deviceClass: string;
+  memoryMb?: number;
 }
 
 @Injectable()
