@@ -2,7 +2,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, pinoOptions, redisOptions, type AppConfig } from '@lora/config';
-import { QueueName } from '@lora/contracts';
 import { DbModule, RepositoriesModule } from '@lora/db';
 import { QueueModule } from '@lora/queue';
 import { LoggerModule } from 'nestjs-pino';
