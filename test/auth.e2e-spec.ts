@@ -120,7 +120,7 @@ describe('API tokens', () => {
     const api = await call(open.base, 'GET', '/admin/queues/api/queues?activeQueue=train&page=1&jobsPerPage=10', { token });
     expect(api.status).toBe(200);
     const names = ((await api.json()).queues as Array<{ name: string }>).map((q) => q.name).sort();
-    expect(names).toEqual(['plan', 'train']);
+    expect(names).toEqual(['plan', 'train', 'train-cpu', 'train-gpu']);
   });
 
   it('serves the dashboard at / (built by npm run build)', async () => {

@@ -49,11 +49,7 @@ describe('worker faults (real processes)', () => {
   beforeAll(async () => {
     stack = await startStack('faults', WORKER_ENV);
     extra.push(startWorker({ ...WORKER_ENV, QUEUE_PREFIX: stack.config.redis.prefix }));
-    await waitFor(
-      'two workers',
-      async () => (await stack.http('GET', '/workers')).data.filter((w: { status: string }) => w.status === 'online').length >= 2,
-      60_000,
-    );
+    await waitFor('two workers', async () => (await ourOnline()) >= 2, 60_000);
   });
 
   afterAll(async () => {
@@ -64,6 +60,14 @@ describe('worker faults (real processes)', () => {
     await stack?.stop();
   });
 
+  /** Online workers of this spec (other spec files' workers share the run's schema). */
+  const ourOnline = async () => {
+    const pids = new Set(
+      [stack.worker, ...extra].filter((p) => p.child.exitCode === null && p.child.signalCode === null).map((p) => p.child.pid),
+    );
+    const rows = (await stack.http('GET', '/workers')).data as Array<{ pid: number; status: string; lost: boolean }>;
+    return rows.filter((w) => pids.has(w.pid) && w.status === 'online' && !w.lost).length;
+  };
   const submit = async (name: string) => {
     const r = await stack.http('POST', '/sweeps', spec(name));
     expect(r.status).toBe(201);
@@ -145,13 +149,7 @@ describe('worker faults (real processes)', () => {
   });
 
   it(`SIGTERM: the worker checkpoints, hands the trial back and exits within ${DRAIN_BUDGET_MS / 1000} s; the trial resumes`, async () => {
-    await waitFor(
-      'two live workers',
-      async () =>
-        (await stack.http('GET', '/workers')).data.filter((w: { status: string; lost: boolean }) => w.status === 'online' && !w.lost)
-          .length >= 2,
-      60_000,
-    );
+    await waitFor('two live workers', async () => (await ourOnline()) >= 2, 60_000);
     const id = await submit('sigterm');
     const running = await waitFor(
       'the trial to be past step 30',

@@ -15,7 +15,15 @@ describe('routing trials by device class and memory', () => {
   beforeAll(async () => {
     stack = await startStack('route', { WORKER_DEVICE_CLASS: 'cpu', WORKER_MEMORY_MB: '2048' });
     gpu = startWorker({ QUEUE_PREFIX: stack.config.redis.prefix, WORKER_DEVICE_CLASS: 'gpu', WORKER_MEMORY_MB: '16384' });
-    await waitFor('both workers', async () => (await stack.http('GET', '/workers')).data.length >= 2, 60_000);
+    // Other spec files' workers share this run's schema: wait for this one by its pid.
+    await waitFor(
+      'the gpu worker to register',
+      async () =>
+        (await stack.http('GET', '/workers')).data.some(
+          (w: { pid: number; status: string }) => w.pid === gpu.child.pid && w.status === 'online',
+        ),
+      60_000,
+    );
   });
 
   afterAll(async () => {

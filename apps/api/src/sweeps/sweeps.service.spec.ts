@@ -27,7 +27,13 @@ function setup(over: { enqueue?: jest.Mock; existing?: unknown } = {}) {
     createWithTrials: jest.fn().mockResolvedValue(created),
     findByIdempotencyKey: jest.fn().mockResolvedValue(over.existing ?? null),
     delete: jest.fn().mockResolvedValue({}),
-    findById: jest.fn().mockResolvedValue({ id: 's1', trials: [] }),
+    findById: jest.fn().mockResolvedValue({
+      id: 's1',
+      trials: [
+        { id: 't1', status: 'queued' },
+        { id: 't2', status: 'queued' },
+      ],
+    }),
     statusCounts: jest.fn().mockResolvedValue(new Map([['s1', { queued: 2 }]])),
   };
   const catalog = {
