@@ -118,7 +118,8 @@ describe('cancel and rerun (real stack)', () => {
       'the sweep to finish',
       async () => {
         const s = (await stack.http('GET', `/sweeps/${sweep.id}`)).data;
-        return s.progress.done === 3 ? s : null;
+        // The sweep's own status is derived just after its last trial's (refreshStatus).
+        return s.progress.done === 3 && s.status !== 'running' ? s : null;
       },
       5 * 60_000,
       500,

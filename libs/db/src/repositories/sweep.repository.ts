@@ -176,25 +176,32 @@ export class SweepRepository {
    * Derives the sweep's status from its trials (called after every trial transition):
    * running while any trial runs, finished when all are terminal.
    */
-  async refreshStatus(sweepId: string) {
-    const counts = (await this.statusCounts([sweepId])).get(sweepId) ?? {};
-    const n = (s: RunStatus) => counts[s] ?? 0;
-    const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
-    const terminal = n(RunStatus.succeeded) + n(RunStatus.failed) + n(RunStatus.cancelled) + n(RunStatus.pruned);
-    let status: RunStatus;
-    if (total > 0 && terminal === total) {
-      status =
-        n(RunStatus.succeeded) + n(RunStatus.pruned) > 0
-          ? RunStatus.succeeded
-          : n(RunStatus.cancelled) === total
-            ? RunStatus.cancelled
-            : RunStatus.failed;
-    } else if (n(RunStatus.running) + terminal > 0) {
-      status = RunStatus.running;
-    } else {
-      status = RunStatus.queued;
-    }
-    const finished = status === RunStatus.succeeded || status === RunStatus.failed || status === RunStatus.cancelled;
-    return this.prisma.sweep.update({ where: { id: sweepId }, data: { status, finishedAt: finished ? new Date() : null } });
+  refreshStatus(sweepId: string) {
+    return refreshSweepStatus(this.prisma, sweepId);
   }
+}
+
+/** The sweep status its trials imply; usable inside a transaction (trial finish does so). */
+export async function refreshSweepStatus(db: Prisma.TransactionClient, sweepId: string) {
+  const rows = await db.trial.groupBy({ by: ['status'], where: { sweepId }, _count: { _all: true } });
+  const counts: Partial<Record<RunStatus, number>> = {};
+  for (const r of rows) counts[r.status] = r._count._all;
+  const n = (s: RunStatus) => counts[s] ?? 0;
+  const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
+  const terminal = n(RunStatus.succeeded) + n(RunStatus.failed) + n(RunStatus.cancelled) + n(RunStatus.pruned);
+  let status: RunStatus;
+  if (total > 0 && terminal === total) {
+    status =
+      n(RunStatus.succeeded) + n(RunStatus.pruned) > 0
+        ? RunStatus.succeeded
+        : n(RunStatus.cancelled) === total
+          ? RunStatus.cancelled
+          : RunStatus.failed;
+  } else if (n(RunStatus.running) + terminal > 0) {
+    status = RunStatus.running;
+  } else {
+    status = RunStatus.queued;
+  }
+  const finished = status === RunStatus.succeeded || status === RunStatus.failed || status === RunStatus.cancelled;
+  return db.sweep.update({ where: { id: sweepId }, data: { status, finishedAt: finished ? new Date() : null } });
 }

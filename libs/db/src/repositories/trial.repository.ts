@@ -2,6 +2,7 @@
 import { Injectable } from '@nestjs/common';
 import { Prisma, RunStatus } from '../generated/prisma/client';
 import { PrismaService } from '../prisma.service';
+import { refreshSweepStatus } from './sweep.repository';
 
 @Injectable()
 export class TrialRepository {
@@ -125,7 +126,9 @@ export class TrialRepository {
       const final = current.status === RunStatus.cancelled ? RunStatus.cancelled : status;
       await tx.attempt.update({ where: { id: attemptId }, data: { ...attemptData, status: final, finishedAt: now } });
       const { status: _ignored, ...rest } = trialData as { status?: unknown };
-      await tx.trial.update({ where: { id: trialId }, data: { ...rest, status: final, finishedAt: now } });
+      const t = await tx.trial.update({ where: { id: trialId }, data: { ...rest, status: final, finishedAt: now } });
+      // The sweep's status moves in the same transaction: readers never see it lag its trials.
+      await refreshSweepStatus(tx, t.sweepId);
       return final;
     });
   }
