@@ -101,6 +101,9 @@ export interface Worker {
   slots: number;
   backend: string;
   device: string;
+  /** The train queue class it serves besides the shared one. */
+  deviceClass?: 'gpu' | 'cpu' | string;
+  memoryMb?: number | null;
   status: 'online' | 'draining' | 'offline' | string;
   currentTrialId: string | null;
   heartbeatAt: string;

@@ -239,6 +239,8 @@ function WorkersSection() {
               <th className="num">PID</th>
               <th>Backend</th>
               <th>Device</th>
+              <th>Class</th>
+              <th className="num">Memory</th>
               <th className="num">Slots</th>
               <th>Running</th>
               <th>Heartbeat</th>
@@ -260,6 +262,8 @@ function WorkersSection() {
                   <td className="num">{w.pid}</td>
                   <td>{w.backend}</td>
                   <td>{w.device}</td>
+                  <td>{w.deviceClass ?? '–'}</td>
+                  <td className="num">{w.memoryMb ? `${(w.memoryMb / 1024).toFixed(w.memoryMb < 10240 ? 1 : 0)} GiB` : '–'}</td>
                   <td className="num">
                     {running.length}/{w.slots}
                   </td>

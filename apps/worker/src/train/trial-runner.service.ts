@@ -46,6 +46,9 @@ export class TrialCancelledError extends Error {}
 /** This worker is going away (SIGTERM): the trial was checkpointed and goes back to the queue. */
 export class TrialPreemptedError extends Error {}
 
+/** A newer attempt took the trial over (this worker lost the job's lock): stop, write nothing. */
+export class TrialSupersededError extends Error {}
+
 /** How long a cancelled thread gets to stop between steps before it is terminated. */
 const CANCEL_GRACE_MS = 5000;
 /** How long a preempted thread gets to finish its step and write its checkpoint. */
@@ -138,6 +141,7 @@ export class TrialRunner {
     this.log.log(bindings, 'attempt started');
     // The trial's own log (Postgres + live stream), besides this process's structured log.
     const logBuffer = new WriteBuffer<TrialLogInput>(async (batch) => {
+      if (!(await live())) return;
       const rows = await this.logs.insertBatch(batch);
       await this.live.logs(
         sweep.id,
@@ -147,6 +151,16 @@ export class TrialRunner {
     }, this.config.metricsFlushMs);
     const tlog = (level: LogLevel, message: string) =>
       logBuffer.push({ trialId, attemptId: attempt.id, attempt: attempt.number, level, message, ts: new Date() });
+    // Fencing: once a newer attempt has taken the trial over, this one writes nothing more.
+    let superseded = false;
+    const live = async (): Promise<boolean> => {
+      if (superseded) return false;
+      if (await this.trials.attemptIsLive(attempt.id)) return true;
+      superseded = true;
+      this.log.warn(bindings, 'a newer attempt took this trial over (lock lost); stopping without writing');
+      this.active.get(trialId)?.('superseded by a newer attempt', 'cancel');
+      return false;
+    };
     tlog('info', `attempt ${attempt.number} started on worker ${this.me.id} (job ${ctx.jobId})`);
     if (lostAttempts > 0) tlog('warn', `the previous attempt lost its worker (no lock renewal); it is marked preempted`);
     if (resume) tlog('info', `resuming from the checkpoint at step ${resume.step} (adapter, optimizer moments and data position)`);
@@ -170,6 +184,7 @@ export class TrialRunner {
       resume: resume ? { step: resume.step, state: resume.state } : undefined,
     };
     const buffer = new WriteBuffer<MetricPointInput>(async (batch) => {
+      if (!(await live())) return;
       await this.metrics.insertBatch(batch);
       await this.live.metrics(
         sweep.id,
@@ -246,6 +261,7 @@ export class TrialRunner {
           break;
         }
         case 'checkpoint': {
+          if (!(await live())) break;
           const sha256 = createHash('sha256').update(m.safetensors).digest('hex');
           await this.checkpoints.create({
             trialId,
@@ -350,6 +366,7 @@ export class TrialRunner {
     } catch (e) {
       await buffer.close().catch(() => undefined);
       const err = e as Error;
+      if (superseded) throw new TrialSupersededError(`attempt ${attempt.number} was superseded by a newer attempt`);
       if (err instanceof TrialPreemptedError) {
         // Back to the queue without spending an attempt; the next one resumes from the checkpoint.
         await this.trials.finish(trialId, attempt.id, RunStatus.queued, {}, { error: err.message });

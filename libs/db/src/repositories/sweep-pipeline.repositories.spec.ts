@@ -182,4 +182,63 @@ describe('sweep pipeline repositories', () => {
       { trialId: ts[1].id, points: [{ step: 0, value: 3.1 }] },
     ]);
   });
+
+  it('resumes a lost attempt from its last resumable checkpoint: later records go, the old attempt is fenced off', async () => {
+    const { trials: ts } = await newSweep(1);
+    const trialId = ts[0].id;
+    await prisma.worker.create({ data: { id: 'w1', host: 'h', pid: 1, slots: 1, backend: 'cpu', device: 'cpu' } });
+    const first = await trials.startAttempt(trialId, { workerId: 'w1' });
+    expect(first.resume).toBeNull();
+    await metrics.insertBatch(
+      [10, 20, 25].map((step) => ({
+        trialId,
+        attemptId: first.attempt.id,
+        step,
+        split: 'train' as const,
+        name: 'loss',
+        value: 3 - step / 100,
+      })),
+    );
+    await metrics.insertBatch([{ trialId, attemptId: first.attempt.id, step: 25, split: 'eval', name: 'loss', value: 1.5 }]);
+    const ck = (step: number, resumeState?: Uint8Array) =>
+      prisma.checkpoint.create({
+        data: {
+          trialId,
+          attemptId: first.attempt.id,
+          step,
+          format: 'peft',
+          bytes: new Uint8Array([1]),
+          sizeBytes: 1,
+          sha256: 'x',
+          adapterConfig: {},
+          resumeState,
+        },
+      });
+    await ck(10, new Uint8Array([10]));
+    await ck(20, new Uint8Array([20]));
+    await ck(25); // no resume state (e.g. a variant that restarts): not a resume point
+    await trials.updateTrial(trialId, { bestEvalLoss: 1.5 });
+
+    // The worker died; the job's next attempt opens without it having closed its own.
+    const second = await trials.startAttempt(trialId, { workerId: 'w1' });
+    expect(second.lostAttempts).toBe(1);
+    expect(second.resume).toMatchObject({ step: 20, state: new Uint8Array([20]) });
+    expect(second.attempt).toMatchObject({ number: 2, resumedFromStep: 20, status: RunStatus.running });
+    const old = await prisma.attempt.findUniqueOrThrow({ where: { id: first.attempt.id } });
+    expect(old.status).toBe(RunStatus.preempted);
+    expect(old.error).toMatch(/lost/);
+    expect((await metrics.list(trialId, { take: 100 })).map((p) => p.step)).toEqual([10, 20]);
+    expect((await prisma.checkpoint.findMany({ where: { trialId }, orderBy: { step: 'asc' } })).map((c) => c.step)).toEqual([10, 20]);
+    expect((await prisma.trial.findUniqueOrThrow({ where: { id: trialId } })).bestEvalLoss).toBeNull();
+
+    // Fencing: the old attempt can no longer write the trial's outcome.
+    expect(await trials.attemptIsLive(first.attempt.id)).toBe(false);
+    expect(await trials.attemptIsLive(second.attempt.id)).toBe(true);
+    expect(await trials.finish(trialId, first.attempt.id, RunStatus.failed, { error: 'stale' })).toBe(RunStatus.preempted);
+    const t = await prisma.trial.findUniqueOrThrow({ where: { id: trialId } });
+    expect(t.status).toBe(RunStatus.running);
+    expect(t.error).toBeNull();
+    expect(await trials.finish(trialId, second.attempt.id, RunStatus.succeeded, { finalEvalLoss: 1.2 })).toBe(RunStatus.succeeded);
+    expect((await prisma.sweep.findUniqueOrThrow({ where: { id: t.sweepId } })).status).toBe(RunStatus.succeeded);
+  });
 });

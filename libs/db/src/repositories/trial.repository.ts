@@ -98,6 +98,15 @@ export class TrialRepository {
     });
   }
 
+  /**
+   * False once a newer attempt closed this one as preempted (its worker lost the job): it must
+   * stop writing. (A cancelled attempt is stopped by the cancel broadcast and still records its end.)
+   */
+  async attemptIsLive(id: string): Promise<boolean> {
+    const a = await this.prisma.attempt.findUnique({ where: { id }, select: { status: true } });
+    return a !== null && a.status !== RunStatus.preempted;
+  }
+
   updateAttempt(id: string, data: Prisma.AttemptUncheckedUpdateInput) {
     return this.prisma.attempt.update({ where: { id }, data });
   }
@@ -121,6 +130,10 @@ export class TrialRepository {
   ) {
     const now = new Date();
     return this.prisma.$transaction(async (tx) => {
+      // Fencing: an attempt a newer one has closed as preempted (its worker lost the job's lock)
+      // must not touch the trial the newer attempt now runs.
+      const mine = await tx.attempt.findUniqueOrThrow({ where: { id: attemptId }, select: { status: true } });
+      if (mine.status === RunStatus.preempted) return RunStatus.preempted;
       // A cancel from the API wins over whatever the attempt ended with.
       const current = await tx.trial.findUniqueOrThrow({ where: { id: trialId }, select: { status: true } });
       const final = current.status === RunStatus.cancelled ? RunStatus.cancelled : status;
