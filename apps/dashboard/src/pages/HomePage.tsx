@@ -32,7 +32,7 @@ export function HomePage() {
   return (
     <div className="page">
       <SweepsSection />
-      <div className="grid-2">
+      <div className="grid-fleet">
         <WorkersSection />
         <QueuesSection />
       </div>
