@@ -7,6 +7,7 @@ import type { AppConfig } from '@lora/config';
 import cookieParser from 'cookie-parser';
 import { Logger } from 'nestjs-pino';
 import { ApiModule } from './api.module';
+import { ClientErrorsFilter } from './common/http-errors.filter';
 import { mountBullBoard, mountDashboard } from './operator-ui';
 
 export async function createApiApp(config: AppConfig): Promise<NestExpressApplication> {
@@ -14,6 +15,7 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   app.useBodyParser('json', { limit: '1mb' });
+  app.useGlobalFilters(new ClientErrorsFilter(app.getHttpAdapter()));
   app.use(cookieParser());
   mountBullBoard(app);
   mountDashboard(app, config.api.dashboardDir);

@@ -200,7 +200,7 @@ describe('sweep pipeline repositories', () => {
       })),
     );
     await metrics.insertBatch([{ trialId, attemptId: first.attempt.id, step: 25, split: 'eval', name: 'loss', value: 1.5 }]);
-    const ck = (step: number, resumeState?: Uint8Array) =>
+    const ck = (step: number, resumeState?: Uint8Array<ArrayBuffer>) =>
       prisma.checkpoint.create({
         data: {
           trialId,
