@@ -1,5 +1,6 @@
 // Metric points: written in batches by workers; a replayed batch is ignored, not duplicated.
 import { Injectable } from '@nestjs/common';
+import { Prisma } from '../generated/prisma/client';
 import { PrismaService } from '../prisma.service';
 
 export interface MetricPointInput {
@@ -15,10 +16,23 @@ export interface MetricPointInput {
 export class MetricRepository {
   constructor(private readonly prisma: PrismaService) {}
 
+  /**
+   * One multi-row INSERT … ON CONFLICT DO NOTHING (parameterised): several times the throughput
+   * of createMany through Prisma's query compiler (bench/metrics-ingest.bench.ts). Chunks keep
+   * the bind parameters under Postgres's 65,535.
+   */
   async insertBatch(points: MetricPointInput[]): Promise<number> {
-    if (points.length === 0) return 0;
-    const r = await this.prisma.metricPoint.createMany({ data: points, skipDuplicates: true });
-    return r.count;
+    let count = 0;
+    for (let i = 0; i < points.length; i += 5000) {
+      const rows = points
+        .slice(i, i + 5000)
+        .map((p) => Prisma.sql`(${p.trialId}, ${p.attemptId ?? null}, ${p.step}, ${p.split}, ${p.name}, ${p.value})`);
+      count += await this.prisma.$executeRaw`
+        INSERT INTO "MetricPoint" ("trialId", "attemptId", "step", "split", "name", "value")
+        VALUES ${Prisma.join(rows)}
+        ON CONFLICT ("trialId", "split", "name", "step") DO NOTHING`;
+    }
+    return count;
   }
 
   list(trialId: string, opts: { name?: string; split?: string; afterStep?: number; take: number }) {
