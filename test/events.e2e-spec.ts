@@ -1,12 +1,7 @@
 // Server-sent events on the real API and Redis (no worker): a sweep's stream carries the trial
 // rows and sweep state when they change (here: a cancel), the fleet-wide stream too, another
 // sweep's stream nothing of it; unknown or malformed ids are refused before streaming.
-import type { INestApplication } from '@nestjs/common';
-import { loadConfig, redisOptions, type AppConfig } from '@lora/config';
-import { QueueName } from '@lora/contracts';
-import { ApiTokenRepository, createPrismaClient, type PrismaClient, type PrismaService } from '@lora/db';
-import { Queue } from 'bullmq';
-import { createApiApp } from '../apps/api/src/bootstrap';
+import { startApiOnly, type ApiOnly } from './support/api-only';
 import { waitFor } from './support/wait';
 
 jest.setTimeout(120_000);
@@ -52,29 +47,16 @@ async function openSse(url: string): Promise<Sse> {
 }
 
 describe('live events (SSE)', () => {
-  const env = loadConfig();
-  const config: AppConfig = { ...env, redis: { ...env.redis, prefix: `${env.redis.prefix}-events` } };
-  let prisma: PrismaClient;
-  let app: INestApplication;
+  let api: ApiOnly;
   let base: string;
   let token: string;
-  let queue: Queue;
 
   beforeAll(async () => {
-    prisma = createPrismaClient(config.db);
-    token = (await new ApiTokenRepository(prisma as unknown as PrismaService).create(`events-${Date.now().toString(36)}`)).token;
-    queue = new Queue(QueueName.Train, { connection: redisOptions(config.redis.url), prefix: config.redis.prefix });
-    app = await createApiApp(config);
-    await app.listen(0, '127.0.0.1');
-    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    api = await startApiOnly('events');
+    ({ base, token } = api);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await queue?.obliterate({ force: true }).catch(() => undefined);
-    await queue?.close();
-    await prisma?.$disconnect();
-  });
+  afterAll(() => api?.stop());
 
   const submit = async () => {
     const r = await fetch(`${base}/sweeps`, {

@@ -3,13 +3,10 @@
 // `message` (never a 5xx, never a 2xx for a malformed request), every 400 names the field that
 // was broken, and nothing is stored or enqueued. FUZZ_SEED=<n> replays a run (the seed is printed);
 // FUZZ_SEED=random picks a fresh one; FUZZ_CASES=<n> changes the count.
-import type { INestApplication } from '@nestjs/common';
-import { loadConfig, redisOptions, type AppConfig } from '@lora/config';
-import { QueueName } from '@lora/contracts';
-import { ApiTokenRepository, createPrismaClient, type PrismaClient, type PrismaService } from '@lora/db';
-import { Queue } from 'bullmq';
-import { createApiApp } from '../apps/api/src/bootstrap';
+import type { PrismaClient } from '@lora/db';
+import type { Queue } from 'bullmq';
 import { generateCases, namesField, serialize, VALID_BODIES, type FuzzCase, type RealIds } from './support/sweep-fuzz';
+import { startApiOnly, type ApiOnly } from './support/api-only';
 
 jest.setTimeout(600_000);
 
@@ -25,35 +22,20 @@ interface Answer {
 }
 
 describe('API fuzz', () => {
-  const env = loadConfig();
-  // 4xx are the point here: keep the request log quiet.
-  const config: AppConfig = { ...env, log: { ...env.log, level: 'error' }, redis: { ...env.redis, prefix: `${env.redis.prefix}-fuzz` } };
+  let api: ApiOnly;
   let prisma: PrismaClient;
   let train: Queue;
   let plan: Queue;
-  let app: INestApplication;
   let base: string;
   let token: string;
 
   beforeAll(async () => {
-    prisma = createPrismaClient(config.db);
-    token = (await new ApiTokenRepository(prisma as unknown as PrismaService).create(`fuzz-${Date.now().toString(36)}`)).token;
-    const connection = redisOptions(config.redis.url);
-    train = new Queue(QueueName.Train, { connection, prefix: config.redis.prefix });
-    plan = new Queue(QueueName.Plan, { connection, prefix: config.redis.prefix });
-    app = await createApiApp(config);
-    await app.listen(0, '127.0.0.1');
-    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    // 4xx are the point here: keep the request log quiet.
+    api = await startApiOnly('fuzz', (c) => ({ ...c, log: { ...c.log, level: 'error' } }));
+    ({ prisma, train, plan, base, token } = api);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    for (const q of [train, plan]) {
-      await q?.obliterate({ force: true }).catch(() => undefined);
-      await q?.close();
-    }
-    await prisma?.$disconnect();
-  });
+  afterAll(() => api?.stop());
 
   const send = async (c: Pick<FuzzCase, 'method' | 'url' | 'body' | 'headers'>): Promise<Answer> => {
     const res = await fetch(`${base}${c.url}`, {

@@ -2,47 +2,29 @@
 // POST /sweeps with one Idempotency-Key store one sweep, one set of trials and one train job per
 // trial, and answer one 201 and 200s with the same sweep; 20 requests with one key and different
 // bodies store one sweep too, and every other body gets a 409 naming the key.
-import type { INestApplication } from '@nestjs/common';
-import { loadConfig, redisOptions, type AppConfig } from '@lora/config';
-import { QueueName } from '@lora/contracts';
-import { ApiTokenRepository, createPrismaClient, type PrismaClient, type PrismaService } from '@lora/db';
-import { Queue } from 'bullmq';
-import { createApiApp } from '../apps/api/src/bootstrap';
+import type { PrismaClient } from '@lora/db';
+import type { Queue } from 'bullmq';
+import { startApiOnly, type ApiOnly } from './support/api-only';
 
 jest.setTimeout(120_000);
 
 const N = 20;
 
 describe('idempotent submit under concurrency', () => {
-  const env = loadConfig();
-  const config: AppConfig = { ...env, redis: { ...env.redis, prefix: `${env.redis.prefix}-idem` } };
+  let api: ApiOnly;
   let prisma: PrismaClient;
   let train: Queue;
   let plan: Queue;
-  let app: INestApplication;
   let base: string;
   let token: string;
   const run = Date.now().toString(36);
 
   beforeAll(async () => {
-    prisma = createPrismaClient(config.db);
-    token = (await new ApiTokenRepository(prisma as unknown as PrismaService).create(`idem-${run}`)).token;
-    const connection = redisOptions(config.redis.url);
-    train = new Queue(QueueName.Train, { connection, prefix: config.redis.prefix });
-    plan = new Queue(QueueName.Plan, { connection, prefix: config.redis.prefix });
-    app = await createApiApp(config);
-    await app.listen(0, '127.0.0.1');
-    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    api = await startApiOnly('idem');
+    ({ prisma, train, plan, base, token } = api);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    for (const q of [train, plan]) {
-      await q?.obliterate({ force: true }).catch(() => undefined);
-      await q?.close();
-    }
-    await prisma?.$disconnect();
-  });
+  afterAll(() => api?.stop());
 
   const body = (name: string) => ({
     name,

@@ -1,12 +1,11 @@
 // The real stack for one e2e spec file: the API in this process (real HTTP) and a worker process,
 // on this run's Postgres schema, with a Redis key prefix of the file's own so that spec files
 // running in parallel never take each other's jobs.
-import type { INestApplication } from '@nestjs/common';
 import { loadConfig, redisOptions, type AppConfig } from '@lora/config';
 import { QueueName } from '@lora/contracts';
-import { ApiTokenRepository, createPrismaClient, type PrismaClient, type PrismaService } from '@lora/db';
+import { createPrismaClient, type PrismaClient } from '@lora/db';
 import { Queue } from 'bullmq';
-import { createApiApp } from '../../apps/api/src/bootstrap';
+import { createToken, listenApi } from './api-only';
 import { waitFor } from './wait';
 import { startWorker, tail, type WorkerProcess } from './worker-process';
 
@@ -52,12 +51,8 @@ export async function startStack(name: string, workerEnv: Record<string, string>
   };
   const prisma = createPrismaClient(config.db);
   const queue = new Queue(QueueName.Train, { connection: redisOptions(config.redis.url), prefix });
-  const { token } = await new ApiTokenRepository(prisma as unknown as PrismaService).create(
-    `e2e-${name}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
-  );
-  const app: INestApplication = await createApiApp(config);
-  await app.listen(0, '127.0.0.1');
-  const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  const token = await createToken(prisma, `e2e-${name}`);
+  const { app, base } = await listenApi(config);
   const http: Stack['http'] = async (method, url, body, headers = {}) => {
     const res = await fetch(`${base}${url}`, {
       method,
