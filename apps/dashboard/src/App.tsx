@@ -33,9 +33,14 @@ function ReadsNeedLogin() {
   return <div className="notice notice-warn page-notice">This API needs a token to read. Log in with an API token (top right).</div>;
 }
 
-/** The pages, remounted when the login state changes (reloads data, reopens streams with the cookie). */
+/**
+ * The pages, remounted when the login state changes (reloads data, reopens streams with the cookie).
+ * Nothing mounts until the first /auth/session answers: mounting before it would load every page
+ * twice (and briefly empty it) when a session cookie turns the key from 'out' to 'in'.
+ */
 function Pages() {
   const auth = useAuth();
+  if (auth.session === null) return <main className="main" data-testid="session-pending" />;
   return (
     <main className="main" key={auth.session?.authenticated ? `in:${auth.session.name ?? ''}` : 'out'}>
       <ReadsNeedLogin />
