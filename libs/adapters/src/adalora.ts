@@ -190,16 +190,23 @@ export class AdaLoraModule implements ModuleAdapter {
     });
   }
 
-  /** Triplet scores `s(E_i) + mean_j s(A_ij) + mean_j s(B_ji)`, s = Ī · Ū, read to the host. */
-  tripletScores(): Float32Array {
-    const scores = tf.tidy(() => {
-      const s = (k: 'a' | 'e' | 'b') => tf.mul(this.importance[k].avg, this.importance[k].unc);
-      const ab = tf.add(tf.mean(s('a'), 1), tf.mean(s('b'), 0));
-      return tf.add(tf.reshape(s('e'), [-1]), ab);
-    });
-    const out = scores.dataSync() as Float32Array;
-    scores.dispose();
-    return out;
+  /**
+   * Triplet scores `s(E_i) + mean_j s(A_ij) + mean_j s(B_ji)`, s = Ī · Ū, read to the host with
+   * `await data()`. The scores tensor is kept, so this may start inside a tidy (the training step).
+   */
+  async tripletScores(): Promise<Float32Array> {
+    const scores = tf.keep(
+      tf.tidy(() => {
+        const s = (k: 'a' | 'e' | 'b') => tf.mul(this.importance[k].avg, this.importance[k].unc);
+        const ab = tf.add(tf.mean(s('a'), 1), tf.mean(s('b'), 0));
+        return tf.add(tf.reshape(s('e'), [-1]), ab);
+      }),
+    );
+    try {
+      return (await scores.data()) as Float32Array;
+    } finally {
+      scores.dispose();
+    }
   }
 
   /** Sets the rank pattern and zeroes the E entries of masked triplets (masked_fill_, so +0). */
@@ -294,8 +301,8 @@ export class AdaLoraModule implements ModuleAdapter {
 }
 
 /** PEFT's mask_to_budget: zero the E entries whose triplet score is at or below the k-th smallest. */
-function maskToBudget(modules: AdaLoraModule[], allocator: AdaLoraAllocator, step: number, budget: number): void {
-  const scores = modules.map((m) => m.tripletScores());
+async function maskToBudget(modules: AdaLoraModule[], allocator: AdaLoraAllocator, step: number, budget: number): Promise<void> {
+  const scores = await Promise.all(modules.map((m) => m.tripletScores()));
   const k = allocator.initBudget - budget;
   let threshold = -Infinity;
   if (k > 0) {
@@ -379,7 +386,8 @@ export const adaloraVariant: VariantDefinition<AdaLoraConfig, AdaLoraAllocator> 
     ) as tf.Scalar;
   },
   // PEFT's update_and_allocate(global_step), called after optimizer.step() with the step's gradients.
-  afterStep(ctx, { step, grads }: StepContext) {
+  // A budget step's scores are computed here and read after the step's tidy (the returned promise).
+  afterStep(ctx, { step, grads }: StepContext): Promise<void> | void {
     const c = ctx.config;
     const allocator = ctx.shared;
     const modules = ctx.modules as AdaLoraModule[];
@@ -390,10 +398,12 @@ export const adaloraVariant: VariantDefinition<AdaLoraConfig, AdaLoraAllocator> 
         m.updateImportance({ a: g('lora_A'), e: g('lora_E'), b: g('lora_B') }, c.beta1, c.beta2);
       }
       const { budget, mask } = allocator.schedule(step);
-      if (mask) maskToBudget(modules, allocator, step, budget);
+      if (mask) return maskToBudget(modules, allocator, step, budget);
     } else if (step === finalStart) {
-      maskToBudget(modules, allocator, step, allocator.schedule(step).budget);
+      // The scores are computed (synchronously) before the reset; only their read is deferred.
+      const masked = maskToBudget(modules, allocator, step, allocator.schedule(step).budget);
       for (const m of modules) m.resetImportance();
+      return masked;
     } else {
       // Final phase: the pattern fixed at totalStep - tfinal, re-applied after every step.
       for (const m of modules) m.applyMask();

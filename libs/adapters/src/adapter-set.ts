@@ -251,8 +251,8 @@ export class AdapterSet<C extends object = object> implements TrainableAdapters 
     this.variant.beforeStep?.(this.context(), step);
   }
 
-  afterStep(step: StepContext): void {
-    this.variant.afterStep?.(this.context(), step);
+  afterStep(step: StepContext): void | Promise<void> {
+    return this.variant.afterStep?.(this.context(), step);
   }
 
   adapterConfig(): Record<string, unknown> {

@@ -94,7 +94,7 @@ export interface VariantDefinition<C extends object = Record<string, unknown>, S
   /** Right before each optimizer step, gradients final (Delta-LoRA snapshots B A). */
   beforeStep?(ctx: VariantContext<C, S>, step: number): void;
   /** After each optimizer step (Delta-LoRA, AdaLoRA). */
-  afterStep?(ctx: VariantContext<C, S>, step: StepContext): void;
+  afterStep?(ctx: VariantContext<C, S>, step: StepContext): void | Promise<void>;
   /** adapter_config.json for this config. */
   peftConfig(config: C, ctx: PeftConfigContext): Record<string, unknown>;
   /** Whether this variant reads a given adapter_config.json. */

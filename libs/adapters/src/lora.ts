@@ -26,10 +26,11 @@ function checkTensor(path: string, key: string, t: AdapterTensor | undefined, sh
   return t;
 }
 
-/** One LoRA pair: `A [r, in]`, `B [out, r]`. */
+/** One LoRA pair: `A [r, in]`, `B [out, r]`; `aInit`: A's initial values on the host, when drawn here. */
 export interface LoraPair {
   a: tf.Variable;
   b: tf.Variable;
+  aInit?: Float32Array;
 }
 
 /** A fresh trainable pair: A ~ U(-1/sqrt(in), 1/sqrt(in)) from `rng`, B = 0. */
@@ -38,6 +39,7 @@ export function initLoraPair(inFeatures: number, outFeatures: number, r: number,
   const init = new Float32Array(r * inFeatures);
   for (let i = 0; i < init.length; i++) init[i] = (2 * rng.next() - 1) * bound;
   return {
+    aInit: init,
     a: tf.tidy(() => tf.variable(tf.tensor2d(init, [r, inFeatures]), true)),
     b: tf.tidy(() => tf.variable(tf.zeros([outFeatures, r]), true)),
   };
@@ -48,6 +50,8 @@ export class LoraModule implements ModuleAdapter {
   readonly b: tf.Variable; // [out, r]
   readonly scaling: number;
   protected isMerged = false;
+  /** A's initial values on the host (not for a shared pair passed in): variants that derive host state from A use it. */
+  protected readonly aInit?: Float32Array;
 
   /** `pair`: use these variables instead of drawing a new pair (LoRA-drop's shared pair). */
   constructor(
@@ -56,9 +60,10 @@ export class LoraModule implements ModuleAdapter {
     protected readonly rng: Rng,
     pair?: LoraPair,
   ) {
-    const { a, b } = pair ?? initLoraPair(info.inFeatures, info.outFeatures, config.r, rng);
+    const { a, b, aInit } = pair ?? initLoraPair(info.inFeatures, info.outFeatures, config.r, rng);
     this.a = a;
     this.b = b;
+    this.aInit = aInit;
     this.scaling = loraScaling(config);
   }
 

@@ -83,7 +83,7 @@ export class LoraFaModule extends LoraModule {
     super(info, config, rng);
     // Frozen: not in the optimizer, no gradient computed for it.
     this.a.trainable = false;
-    this.refreshCorrection();
+    this.refreshCorrection(this.aInit!);
   }
 
   override trainableVariables(): Array<[string, tf.Variable]> {
@@ -96,7 +96,7 @@ export class LoraFaModule extends LoraModule {
 
   override importTensors(tensors: Record<string, AdapterTensor>): void {
     super.importTensors(tensors);
-    this.refreshCorrection();
+    this.refreshCorrection(tensors['lora_A.weight'].data);
   }
 
   override dispose(): void {
@@ -105,13 +105,13 @@ export class LoraFaModule extends LoraModule {
     super.dispose();
   }
 
-  private refreshCorrection(): void {
+  /** From A's values on the host (its init or an import): never a device read. */
+  private refreshCorrection(a: Float32Array): void {
     this.correction?.dispose();
     this.correction = null;
     if (!(this.config as LoraFaConfig).gradientCorrection) return;
     const { r } = this.config;
     const n = this.info.inFeatures;
-    const a = this.a.dataSync();
     const aat = new Float64Array(r * r);
     for (let i = 0; i < r; i++) {
       for (let j = i; j < r; j++) {

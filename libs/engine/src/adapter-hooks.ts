@@ -45,6 +45,10 @@ export interface TrainableAdapters extends ModelAdapters {
   transformGradients?(grads: Record<string, tf.Tensor>, step: number): Record<string, tf.Tensor>;
   /** Runs right before the optimizer step, after gradients are final (Delta-LoRA snapshots B A). */
   beforeStep?(step: number): void;
-  /** Runs after each optimizer step (Delta-LoRA's base update, AdaLoRA's budget). */
-  afterStep?(ctx: StepContext): void;
+  /**
+   * Runs after each optimizer step, inside the step's tidy (Delta-LoRA's base update, AdaLoRA's
+   * budget). A returned promise is host work (a device read) the loop awaits before the next step;
+   * tensors it needs past the tidy must be kept (`tf.keep`) and disposed by it.
+   */
+  afterStep?(ctx: StepContext): void | Promise<void>;
 }

@@ -7,6 +7,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerEngineGradients } from './gradients';
 import { installWasmKernelFixes } from './wasm-kernels';
+import { initWebgpu, WebgpuUnavailableError } from './webgpu';
 
 export type BackendPreference = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
 
@@ -15,6 +16,8 @@ export interface BackendInfo {
   device: string;
   simd?: boolean;
   threads?: number;
+  /** With `auto`: each better backend that was tried and why it was passed over. */
+  skipped?: string[];
 }
 
 export interface InitBackendOptions {
@@ -41,13 +44,16 @@ function cpuModel(): string {
   return `${cpus[0]?.model?.trim() ?? 'unknown CPU'} (${cpus.length} cores)`;
 }
 
-async function tryTensorflow(): Promise<BackendInfo | undefined> {
-  for (const [pkg, device] of [
-    ['@tensorflow/tfjs-node-gpu', 'GPU (libtensorflow, CUDA)'],
-    ['@tensorflow/tfjs-node', `CPU (libtensorflow): ${cpuModel()}`],
-  ] as const) {
+const TFJS_NODE = {
+  gpu: ['@tensorflow/tfjs-node-gpu', 'GPU (libtensorflow, CUDA)'],
+  cpu: ['@tensorflow/tfjs-node', 'CPU (libtensorflow)'],
+} as const;
+
+async function tryTensorflow(kinds: Array<keyof typeof TFJS_NODE> = ['gpu', 'cpu']): Promise<BackendInfo | undefined> {
+  for (const kind of kinds) {
+    const [pkg, device] = TFJS_NODE[kind];
     if (optionalRequire(pkg) === undefined) continue;
-    if (await tf.setBackend('tensorflow')) return { backend: 'tensorflow', device };
+    if (await tf.setBackend('tensorflow')) return { backend: 'tensorflow', device: kind === 'cpu' ? `${device}: ${cpuModel()}` : device };
   }
   return undefined;
 }
@@ -69,7 +75,8 @@ async function initWasm(fix: boolean): Promise<BackendInfo> {
 }
 
 /**
- * Selects the tfjs backend. `auto` takes tfjs-node(-gpu) when installed, then wasm, then cpu.
+ * Selects the tfjs backend. `auto` takes tfjs-node-gpu when installed, then a WebGPU adapter,
+ * then tfjs-node, then wasm, then cpu, and says in `skipped` why it passed each one over.
  * Returns what actually runs, to record with each training attempt.
  */
 export async function initBackend(preference: BackendPreference = 'auto', options: InitBackendOptions = {}): Promise<BackendInfo> {
@@ -85,23 +92,38 @@ export async function initBackend(preference: BackendPreference = 'auto', option
       );
     }
     case 'webgpu':
-      throw new Error(
-        "Backend 'webgpu' is not yet supported: it needs @tensorflow/tfjs-backend-webgpu plus the npm 'webgpu' (Dawn) " +
-          'package and libvulkan1 on the host; support is tracked in issue 7. Use wasm meanwhile.',
-      );
+      try {
+        return await initWebgpu();
+      } catch (err) {
+        if (!(err instanceof WebgpuUnavailableError)) throw err;
+        throw new Error(`Backend 'webgpu' is not available here: ${err.message}. Choose auto, wasm or cpu.`, { cause: err });
+      }
     case 'wasm':
       return initWasm(fix);
     case 'cpu':
       await tf.setBackend('cpu');
       return { backend: 'cpu', device: `CPU (plain JS): ${cpuModel()}` };
     case 'auto': {
-      const native = await tryTensorflow();
-      if (native) return native;
+      // Best first: libtensorflow on CUDA, a WebGPU adapter, libtensorflow on CPU, wasm, plain JS.
+      const skipped: string[] = [];
+      const gpu = await tryTensorflow(['gpu']);
+      if (gpu) return gpu;
+      skipped.push('tensorflow (GPU): @tensorflow/tfjs-node-gpu is not installed');
       try {
-        return await initWasm(fix);
-      } catch {
+        return { ...(await initWebgpu()), skipped };
+      } catch (err) {
+        if (!(err instanceof WebgpuUnavailableError)) throw err;
+        skipped.push(`webgpu: ${err.message}`);
+      }
+      const cpu = await tryTensorflow(['cpu']);
+      if (cpu) return { ...cpu, skipped };
+      skipped.push('tensorflow (CPU): @tensorflow/tfjs-node is not installed');
+      try {
+        return { ...(await initWasm(fix)), skipped };
+      } catch (err) {
+        skipped.push(`wasm: ${(err as Error).message}`);
         await tf.setBackend('cpu');
-        return { backend: 'cpu', device: `CPU (plain JS): ${cpuModel()}` };
+        return { backend: 'cpu', device: `CPU (plain JS): ${cpuModel()}`, skipped };
       }
     }
     default:

@@ -153,6 +153,9 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
   let step = startStep;
   let aborted = false;
 
+  // Host work an adapter's afterStep deferred (AdaLoRA's budget reads its scores with `await
+  // data()`): awaited before the next step, so the step itself never reads the device.
+  const pending: { work?: Promise<void> } = {};
   const runStep = (batch: Batch, lr: number, s: number): tf.Scalar =>
     tf.tidy(() => {
       const shape = batchShape(batch, seqLen, 'train');
@@ -170,7 +173,8 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
       if (adapters?.transformGradients) grads = adapters.transformGradients(grads, s);
       adapters?.beforeStep?.(s);
       optimizer.apply(grads, lr);
-      adapters?.afterStep?.({ step: s, lr, grads });
+      const after = adapters?.afterStep?.({ step: s, lr, grads });
+      if (after instanceof Promise) pending.work = after;
       return value;
     });
 
@@ -186,6 +190,11 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
       step++;
       const lr = learningRate(step, options);
       const loss = runStep(batcher.next(), lr, step);
+      if (pending.work) {
+        const work = pending.work;
+        pending.work = undefined;
+        await work;
+      }
       lastLoss?.dispose();
       lastLoss = loss;
 

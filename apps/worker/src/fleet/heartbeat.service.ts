@@ -42,7 +42,10 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
     this.registered();
     this.timer = setInterval(() => void this.beat(), this.config.worker.heartbeatMs);
     this.timer.unref();
-    this.log.log({ workerId: this.me.id, backend: b.backend, device: b.device, slots: this.config.worker.slots }, 'worker registered');
+    this.log.log(
+      { workerId: this.me.id, backend: b.backend, device: b.device, skipped: b.skipped, slots: this.config.worker.slots },
+      'worker registered',
+    );
   }
 
   trialStarted(trialId: string): void {

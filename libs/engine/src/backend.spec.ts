@@ -1,0 +1,53 @@
+// Backend choice: `auto` walks tfjs-node-gpu → webgpu → tfjs-node → wasm → cpu and records why it
+// passed each one over; an explicit choice that cannot run fails with the reason. These machines
+// have no GPU adapter (and no tfjs-node), so auto lands on wasm here; the GPU path is measured on
+// the accelerator machine (bench/gpu-step.bench.ts).
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from './backend';
+import { dawnNodePath, WebgpuUnavailableError } from './webgpu';
+
+describe('initBackend', () => {
+  it('auto picks the best available backend and says why it skipped the better ones', async () => {
+    const info = await initBackend('auto');
+    expect(tf.getBackend()).toBe(info.backend);
+    if (info.backend === 'webgpu') {
+      // An accelerator machine running this spec: nothing was skipped but tfjs-node-gpu.
+      expect(info.skipped).toEqual([expect.stringMatching(/^tensorflow \(GPU\)/)]);
+      return;
+    }
+    expect(info.backend).toBe('wasm');
+    expect(info.skipped).toEqual([
+      expect.stringMatching(/^tensorflow \(GPU\): @tensorflow\/tfjs-node-gpu is not installed/),
+      expect.stringMatching(/^webgpu: /),
+      expect.stringMatching(/^tensorflow \(CPU\): /),
+    ]);
+    expect(info.device).toMatch(/^CPU \(wasm/);
+  });
+
+  it('an explicit webgpu without an adapter fails naming the reason, and leaves the current backend alone', async () => {
+    await initBackend('cpu');
+    const err = await initBackend('webgpu').then(
+      () => null,
+      (e: Error) => e,
+    );
+    if (err === null) return; // an accelerator machine: webgpu initialised
+    expect(err.message).toMatch(/^Backend 'webgpu' is not available here: .+\. Choose auto, wasm or cpu\.$/);
+    expect(err.cause).toBeInstanceOf(WebgpuUnavailableError);
+    expect(tf.getBackend()).toBe('cpu');
+  });
+
+  it('an explicit tensorflow backend without tfjs-node fails naming both packages', async () => {
+    await expect(initBackend('tensorflow')).rejects.toThrow(/@tensorflow\/tfjs-node-gpu .*@tensorflow\/tfjs-node/);
+  });
+
+  it('rejects an unknown backend name', async () => {
+    await expect(initBackend('tpu' as never)).rejects.toThrow(/Unknown backend 'tpu'/);
+  });
+
+  it('finds dawn.node in the installed webgpu package, or where WEBGPU_DAWN_NODE points', () => {
+    expect(dawnNodePath({})).toMatch(/webgpu[/\\]dist[/\\][a-z0-9]+-[a-z0-9]+[/\\]dawn\.node$/);
+    expect(() => dawnNodePath({ WEBGPU_DAWN_NODE: '/nonexistent/dawn.node' })).toThrow(
+      new WebgpuUnavailableError('WEBGPU_DAWN_NODE=/nonexistent/dawn.node does not exist'),
+    );
+  });
+});
