@@ -88,6 +88,11 @@ export async function initWebgpu(options: WebgpuOptions = {}): Promise<WebgpuInf
   // GPUBufferUsage, GPUMapMode, GPUShaderStage … : tfjs-backend-webgpu reads them as globals.
   Object.assign(globalThis, dawn.globals);
   const gpu = dawn.create(options.dawnFlags ?? []);
+  // tfjs-backend-webgpu checks `navigator.gpu` when its backend is constructed. Node 20 has no
+  // navigator, Node 21+ one without gpu.
+  const g = globalThis as { navigator?: { gpu?: unknown } };
+  if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  else if (!g.navigator.gpu) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
     throw new WebgpuUnavailableError(
@@ -116,6 +121,9 @@ export async function initWebgpu(options: WebgpuOptions = {}): Promise<WebgpuInf
   // Loaded only now: the package registers its kernels for 'webgpu' at import.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { WebGPUBackend } = require('@tensorflow/tfjs-backend-webgpu') as typeof import('@tensorflow/tfjs-backend-webgpu');
+  // The package registers its own factory when it sees navigator.gpu at import; ours uses the
+  // adapter found above.
+  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => new WebGPUBackend(device as GPUDevice, adapter.info as unknown as GPUAdapterInfo), 3);
   // Small ops stay on the GPU: forwarding them to the CPU reads the device synchronously.
   tf.env().set('WEBGPU_CPU_FORWARD', false);
