@@ -6,6 +6,7 @@ delete swcrc.$schema;
 const transform = { '^.+\\.(t|j)s$': ['@swc/jest', { ...swcrc, swcrc: false }] };
 const moduleNameMapper = {
   '^@lora/engine/io$': '<rootDir>/libs/engine/src/io/index.ts',
+  '^@lora/adapters/testing$': '<rootDir>/libs/adapters/src/testing/index.ts',
   '^@lora/(engine|adapters|db|contracts|config|orchestration|queue)$': '<rootDir>/libs/$1/src/index.ts',
 };
 module.exports = {

@@ -97,8 +97,32 @@ async function timeOurs(s: Shape, vocab: number, steps: number, profile: boolean
   await last!.data();
   last!.dispose();
   const forwardMs = (performance.now() - t0) / steps;
+  // Host→device uploads and GPU buffer creations in one step (webgpu): each costs host time.
+  let uploads = 0;
+  let buffers = 0;
+  if (profile && tf.getBackend() === 'webgpu') {
+    const be = tf.backend() as unknown as {
+      uploadToGPU(id: object): void;
+      tensorMap: { get(id: object): { resource?: unknown; values?: unknown } };
+      device: { createBuffer(d: unknown): unknown };
+    };
+    const up = be.uploadToGPU.bind(be);
+    be.uploadToGPU = (id: object) => {
+      const d = be.tensorMap.get(id);
+      if (d.resource == null && d.values != null) uploads++;
+      up(id);
+    };
+    const cb = be.device.createBuffer.bind(be.device);
+    be.device.createBuffer = (d: unknown) => {
+      buffers++;
+      return cb(d);
+    };
+    await train({ model, adapters, batcher, steps: 1, lr: 1e-3, logEvery: 1 });
+    console.log(`one step: ${uploads} uploads from the host, ${buffers} GPU buffers created`);
+  }
   let kernels: Array<[string, number, number]> = [];
   let opsPerStep = 0;
+  let matmuls: Array<[string, number, number]> = [];
   if (profile) {
     const info = await tf.profile(async () => {
       const res = await train({ model, adapters, batcher, steps: 1, lr: 1e-3, logEvery: 1 });
@@ -111,6 +135,14 @@ async function timeOurs(s: Shape, vocab: number, steps: number, profile: boolean
       by.set(k.name, [e[0] + ms, e[1] + 1]);
     }
     opsPerStep = info.kernels.length;
+    // The matmuls by operand shapes (transposes are not in the profile; shapes show them).
+    const mm = new Map<string, [number, number]>();
+    for (const k of info.kernels.filter((k) => k.name === 'BatchMatMul')) {
+      const key = `BatchMatMul ${k.inputShapes.map((x) => `[${x}]`).join('·')}`;
+      const e = mm.get(key) ?? [0, 0];
+      mm.set(key, [e[0] + (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0), e[1] + 1]);
+    }
+    matmuls = [...mm.entries()].map(([name, [ms, calls]]) => [name, ms, calls] as [string, number, number]).sort((a, b) => b[1] - a[1]);
     kernels = [...by.entries()].map(([name, [ms, calls]]) => [name, ms, calls] as [string, number, number]).sort((a, b) => b[1] - a[1]);
   }
   inputs.dispose();
@@ -118,7 +150,7 @@ async function timeOurs(s: Shape, vocab: number, steps: number, profile: boolean
   const trainable = adapters.trainableParameterCount();
   adapters.dispose();
   model.dispose();
-  return { stepMs: r.wallMs / steps, forwardMs, leaked, trainable, kernels, opsPerStep };
+  return { stepMs: r.wallMs / steps, forwardMs, leaked, trainable, kernels, opsPerStep, matmuls };
 }
 
 async function main(): Promise<void> {
@@ -131,6 +163,7 @@ async function main(): Promise<void> {
     .option('--vocab <n>', 'vocabulary size', '256')
     .option('--steps <n>', 'timed steps', '10')
     .option('--profile', 'per-kernel totals of one step')
+    .option('--flag <k=v...>', 'tfjs flags to set after the backend starts (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=1000)', [])
     .parse()
     .opts();
   const configs = o.config as string[];
@@ -138,6 +171,10 @@ async function main(): Promise<void> {
   const torch =
     o.torchDevice === 'none' ? new Map<string, TorchResult>() : runTorch(o.torchScript, o.torchDevice, threads, configs, +o.steps);
   const info = await initBackend(o.backend as BackendPreference, threads ? ({ threads } as object) : {});
+  for (const kv of o.flag as string[]) {
+    const [k, v] = kv.split('=');
+    tf.env().set(k, v === 'true' ? true : v === 'false' ? false : Number.isNaN(+v) ? v : +v);
+  }
   console.log(`ours: ${info.backend} on ${info.device}${info.threads ? `, ${info.threads} threads` : ''}`);
   const ref = [...torch.values()][0];
   if (ref) console.log(`reference: PyTorch ${ref.torch} on ${ref.gpu ?? `CPU, ${ref.threads} threads`}`);
@@ -155,8 +192,8 @@ async function main(): Promise<void> {
     if (o.profile) {
       const total = ours.kernels.reduce((a, k) => a + k[1], 0);
       console.log(`\nprofile ${c}: ${ours.opsPerStep} kernels in one step, ${total.toFixed(1)} ms of kernel time`);
-      for (const [name, ms, calls] of ours.kernels.slice(0, 15))
-        console.log(`  ${name.padEnd(28)} ${ms.toFixed(2).padStart(9)} ms  ${String(calls).padStart(5)} calls`);
+      for (const [name, ms, calls] of [...ours.kernels.slice(0, 15), ...ours.matmuls.slice(0, 12)])
+        console.log(`  ${name.padEnd(44)} ${ms.toFixed(2).padStart(9)} ms  ${String(calls).padStart(5)} calls`);
     }
   }
   console.log(

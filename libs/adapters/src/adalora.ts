@@ -4,6 +4,7 @@
 // scores the triplets (E_i, A_i·, B_·i); the lowest-scored E entries are zeroed down to a cubic
 // budget schedule. The loss carries PEFT's orthogonality regulariser on A and B.
 import * as tf from '@tensorflow/tfjs-core';
+import { constant } from '@lora/engine';
 import type { ForwardContext, Rng, StepContext } from '@lora/engine';
 import type { AdapterTensor, ModuleAdapter, ModuleInfo, VariantDefinition } from './adapter';
 import { foldDelta } from './additive-merge';
@@ -147,7 +148,7 @@ export class AdaLoraModule implements ModuleAdapter {
     return tf.tidy(() => {
       const rate = this.config.dropout;
       const xd = ctx.training && rate > 0 ? tf.dropout(x, rate, undefined, this.rng.nextUint32()) : x;
-      const down = tf.mul(tf.matMul(xd, tf.mul(this.a, this.e), false, true), tf.scalar(this.scaling));
+      const down = tf.mul(tf.matMul(xd, tf.mul(this.a, this.e), false, true), constant(this.scaling));
       return tf.add(baseOut, tf.matMul(down, this.b, false, true));
     });
   }
@@ -173,8 +174,8 @@ export class AdaLoraModule implements ModuleAdapter {
         const g = grads[k];
         const ipt = g ? tf.abs(tf.mul(w, g)) : tf.zerosLike(w);
         const { avg, unc } = this.importance[k];
-        const newAvg = tf.add(tf.mul(avg, tf.scalar(beta1)), tf.mul(ipt, tf.scalar(1 - beta1)));
-        const newUnc = tf.add(tf.mul(unc, tf.scalar(beta2)), tf.mul(tf.abs(tf.sub(ipt, newAvg)), tf.scalar(1 - beta2)));
+        const newAvg = tf.add(tf.mul(avg, constant(beta1)), tf.mul(ipt, constant(1 - beta1)));
+        const newUnc = tf.add(tf.mul(unc, constant(beta2)), tf.mul(tf.abs(tf.sub(ipt, newAvg)), constant(1 - beta2)));
         avg.assign(newAvg);
         unc.assign(newUnc);
       }
@@ -224,7 +225,7 @@ export class AdaLoraModule implements ModuleAdapter {
 
   /** `s · (B (A ⊙ E))ᵀ` in the base weight's Conv1D layout `[in, out]`. */
   deltaWeight(): tf.Tensor2D {
-    return tf.tidy(() => tf.mul(tf.matMul(tf.mul(this.a, this.e), this.b, true, true), tf.scalar(this.scaling)) as tf.Tensor2D);
+    return tf.tidy(() => tf.mul(tf.matMul(tf.mul(this.a, this.e), this.b, true, true), constant(this.scaling)) as tf.Tensor2D);
   }
 
   merge(): void {
@@ -382,7 +383,7 @@ export const adaloraVariant: VariantDefinition<AdaLoraConfig, AdaLoraAllocator> 
     // A chain of adds, not addN: the engine registers no AddN gradient.
     return tf.mul(
       terms.reduce((acc, t) => tf.add(acc, t)),
-      tf.scalar(gamma / terms.length),
+      constant(gamma / terms.length),
     ) as tf.Scalar;
   },
   // PEFT's update_and_allocate(global_step), called after optimizer.step() with the step's gradients.

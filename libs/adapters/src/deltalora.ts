@@ -3,6 +3,7 @@
 // no gradient and no optimizer state). The updates telescope, so the trained model is
 // W0 + s((1+λ) B_T A_T − λ B_K A_K): exported as that rank-2r LoRA over the original base.
 import * as tf from '@tensorflow/tfjs-core';
+import { constant } from '@lora/engine';
 import type { Rng } from '@lora/engine';
 import type { AdapterTensor, ModuleInfo, VariantDefinition } from './adapter';
 import { LORA_DEFAULTS, LoraModule, loraVariant, type LoraConfig } from './lora';
@@ -55,7 +56,7 @@ export class DeltaLoraModule extends LoraModule {
     const w = this.info.weight;
     tf.tidy(() => {
       const delta = tf.sub(tf.matMul(this.a, this.b, true, true), tf.matMul(this.prevA, this.prevB, true, true));
-      w.assign(tf.add(w, tf.mul(delta, tf.scalar(this.lambda * this.scaling))));
+      w.assign(tf.add(w, tf.mul(delta, constant(this.lambda * this.scaling))));
     });
   }
 
@@ -67,7 +68,7 @@ export class DeltaLoraModule extends LoraModule {
     const lambda = this.started ? this.lambda : 0;
     const [a, b] = tf.tidy(() => [
       tf.concat([this.a, this.startA], 0),
-      tf.concat([tf.mul(this.b, tf.scalar(1 + lambda)), tf.mul(this.startB, tf.scalar(-lambda))], 1),
+      tf.concat([tf.mul(this.b, constant(1 + lambda)), tf.mul(this.startB, constant(-lambda))], 1),
     ]);
     try {
       return {

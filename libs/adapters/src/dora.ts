@@ -1,6 +1,7 @@
 // DoRA (Liu et al. 2024, PEFT's DoraLinearLayer): W' = m ⊙ (W + s·B A) / ||W + s·B A||, the norm
 // per output row and detached from the gradient; m [out] starts at ||W|| so step 0 is the base model.
 import * as tf from '@tensorflow/tfjs-core';
+import { constant } from '@lora/engine';
 import type { ForwardContext, Rng } from '@lora/engine';
 import type { AdapterTensor, ModuleAdapter, ModuleInfo, VariantDefinition } from './adapter';
 import { LORA_DEFAULTS, LoraConfig, LoraModule, loraVariant } from './lora';
@@ -30,7 +31,7 @@ export class DoraModule extends LoraModule {
   /** Row norms of `W + s·B A` over `in`; W is stored `[in, out]`, so the norm runs down axis 0. */
   weightNorm(a: tf.Tensor, b: tf.Tensor): tf.Tensor1D {
     return tf.tidy(() => {
-      const v = tf.add(this.info.weight, tf.mul(tf.matMul(a, b, true, true), tf.scalar(this.scaling)));
+      const v = tf.add(this.info.weight, tf.mul(tf.matMul(a, b, true, true), constant(this.scaling)));
       return tf.sqrt(tf.sum(tf.square(v), 0)) as tf.Tensor1D;
     });
   }
@@ -45,8 +46,8 @@ export class DoraModule extends LoraModule {
       const dropped = ctx.training && rate > 0;
       const xd = dropped ? tf.dropout(x, rate, undefined, this.rng.nextUint32()) : x;
       const baseNoBias = dropped ? tf.matMul(xd, this.info.weight) : tf.sub(baseOut, this.info.bias);
-      const lora = tf.matMul(tf.mul(tf.matMul(xd, this.a, false, true), tf.scalar(this.scaling)), this.b, false, true);
-      return tf.add(tf.add(baseOut, tf.mul(tf.sub(g, tf.scalar(1)), baseNoBias)), tf.mul(g, lora)) as tf.Tensor2D;
+      const lora = tf.matMul(tf.mul(tf.matMul(xd, this.a, false, true), constant(this.scaling)), this.b, false, true);
+      return tf.add(tf.add(baseOut, tf.mul(tf.sub(g, constant(1)), baseNoBias)), tf.mul(g, lora)) as tf.Tensor2D;
     });
   }
 

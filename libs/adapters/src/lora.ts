@@ -1,6 +1,7 @@
 // LoRA (Hu et al. 2021, PEFT's LoraLayer): y = x W + b + s · dropout(x) Aᵀ Bᵀ,
 // A [r, in] ~ U(-1/sqrt(in), 1/sqrt(in)), B [out, r] = 0, s = alpha / r (alpha / sqrt(r) rsLoRA).
 import * as tf from '@tensorflow/tfjs-core';
+import { constant } from '@lora/engine';
 import type { ForwardContext, Rng } from '@lora/engine';
 import type { AdapterTensor, ModuleAdapter, ModuleInfo, VariantDefinition } from './adapter';
 import { foldDelta } from './additive-merge';
@@ -77,7 +78,7 @@ export class LoraModule implements ModuleAdapter {
       const rate = this.config.dropout;
       // Dropout masks come from the module's seeded stream: the same run gives the same masks.
       const xd = ctx.training && rate > 0 ? tf.dropout(x, rate, undefined, this.rng.nextUint32()) : x;
-      const down = tf.mul(tf.matMul(xd, this.a, false, true), tf.scalar(this.scaling));
+      const down = tf.mul(tf.matMul(xd, this.a, false, true), constant(this.scaling));
       return tf.add(baseOut, tf.matMul(down, this.b, false, true));
     });
   }
@@ -102,7 +103,7 @@ export class LoraModule implements ModuleAdapter {
 
   /** `s · (B A)ᵀ` in the base weight's Conv1D layout `[in, out]`. */
   deltaWeight(): tf.Tensor2D {
-    return tf.tidy(() => tf.mul(tf.matMul(this.a, this.b, true, true), tf.scalar(this.scaling)) as tf.Tensor2D);
+    return tf.tidy(() => tf.mul(tf.matMul(this.a, this.b, true, true), constant(this.scaling)) as tf.Tensor2D);
   }
 
   merge(): void {

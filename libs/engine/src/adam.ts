@@ -3,6 +3,7 @@
 // keyed by stable variable names and can be saved and restored.
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParamGroup } from './adapter-hooks';
+import { constant } from './constants';
 
 export interface AdamOptions {
   beta1?: number;
@@ -67,11 +68,11 @@ export class Adam {
     const c1 = 1 - this.beta1 ** this.t;
     const c2 = 1 - this.beta2 ** this.t;
     tf.tidy(() => {
-      const b1 = tf.scalar(this.beta1);
-      const b2 = tf.scalar(this.beta2);
-      const nb1 = tf.scalar(1 - this.beta1);
-      const nb2 = tf.scalar(1 - this.beta2);
-      const eps = tf.scalar(this.epsilon);
+      const b1 = constant(this.beta1);
+      const b2 = constant(this.beta2);
+      const nb1 = constant(1 - this.beta1);
+      const nb2 = constant(1 - this.beta2);
+      const eps = constant(this.epsilon);
       const invC2 = tf.scalar(1 / c2);
       const steps = new Map<number, tf.Scalar>();
       for (const [name, s] of this.slots) {
@@ -128,7 +129,7 @@ export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: numb
   return tf.tidy(() => {
     const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
     const norm = tf.sqrt(squares.length === 1 ? squares[0] : tf.addN(squares));
-    const scale = tf.div(tf.scalar(maxNorm), tf.maximum(norm, tf.scalar(maxNorm)));
+    const scale = tf.div(constant(maxNorm), tf.maximum(norm, constant(maxNorm)));
     return Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)]));
   });
 }

@@ -2,6 +2,7 @@
 // weights named as Hugging Face names them. Projections call attached adapters through the
 // ModelAdapters seam; nothing variant-specific lives here.
 import * as tf from '@tensorflow/tfjs-core';
+import { constant } from './constants';
 import type { ForwardContext, ModelAdapters } from './adapter-hooks';
 import type { Gpt2Config } from './io/hf-config';
 import { Rng } from './io/rng';
@@ -292,7 +293,7 @@ export class Gpt2Model {
     const hd = d / h;
     const [q, k, v] = tf.split(this.project(layer, 'attn.c_attn', x, adapters, ctx), 3, 1);
     const heads = (z: tf.Tensor): tf.Tensor3D => tf.reshape(tf.transpose(tf.reshape(z, [b, t, h, hd]), [0, 2, 1, 3]), [b * h, t, hd]);
-    const qs = heads(tf.mul(q, tf.scalar(1 / Math.sqrt(hd))));
+    const qs = heads(tf.mul(q, constant(1 / Math.sqrt(hd))));
     const scores = tf.add(tf.matMul(qs, heads(k), false, true), this.causalMask(t));
     const y = tf.matMul(tf.softmax(scores), heads(v));
     const merged = tf.reshape(tf.transpose(tf.reshape(y, [b, h, t, hd]), [0, 2, 1, 3]), [b * t, d]) as tf.Tensor2D;
@@ -303,7 +304,7 @@ export class Gpt2Model {
     const mean = tf.mean(x, -1, true);
     const centered = tf.sub(x, mean);
     const variance = tf.mean(tf.square(centered), -1, true);
-    const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, tf.scalar(this.config.layerNormEpsilon))));
+    const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, constant(this.config.layerNormEpsilon))));
     return tf.add(tf.mul(normed, this.vars.get(`${prefix}.weight`)!), this.vars.get(`${prefix}.bias`)!) as tf.Tensor2D;
   }
 
@@ -312,7 +313,7 @@ export class Gpt2Model {
       case 'relu':
         return tf.relu(x);
       case 'gelu': // exact: 0.5 x (1 + erf(x / sqrt 2))
-        return tf.mul(tf.mul(x, tf.scalar(0.5)), tf.add(tf.erf(tf.mul(x, tf.scalar(Math.SQRT1_2))), tf.scalar(1)));
+        return tf.mul(tf.mul(x, constant(0.5)), tf.add(tf.erf(tf.mul(x, constant(Math.SQRT1_2))), constant(1)));
       default:
         return this.geluNew(x);
     }
@@ -322,7 +323,7 @@ export class Gpt2Model {
   // sigmoid form is the same function, and wasm's sigmoid is ~15x faster than its tanh.
   private geluNew(x: tf.Tensor2D): tf.Tensor2D {
     const c = 2 * Math.sqrt(2 / Math.PI);
-    const u2 = tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), tf.scalar(0.044715))), tf.scalar(c));
+    const u2 = tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), constant(0.044715))), constant(c));
     return tf.mul(x, tf.sigmoid(u2)) as tf.Tensor2D;
   }
 

@@ -3,6 +3,7 @@
 // engine registers the few it needs, once, and leaves any already registered alone.
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, GradConfig, NamedAttrMap, Tensor } from '@tensorflow/tfjs-core';
+import { constant } from './constants';
 
 type Grad = (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => Record<string, () => Tensor>;
 
@@ -15,9 +16,10 @@ function unbroadcast(dy: Tensor, shape: number[]): Tensor {
 function reductionGrad(dy: Tensor, x: Tensor, axis: number | number[], scale: number): Tensor {
   const keptShape = x.shape.slice();
   for (const a of tf.util.parseAxisParam(axis, x.shape)) keptShape[a] = 1;
-  const g = tf.reshape(scale === 1 ? dy : tf.mul(dy, tf.scalar(scale)), keptShape);
-  // A broadcasting add, not broadcastTo: wasm's Tile kernel is ~20x slower.
-  return tf.add(g, tf.zeros(x.shape));
+  const g = tf.reshape(scale === 1 ? dy : tf.mul(dy, constant(scale)), keptShape);
+  // On the GPU a Tile (broadcastTo); elsewhere a broadcasting add (wasm's Tile kernel is ~20x
+  // slower). Zeros from zerosLike are made on the device, not uploaded from the host.
+  return tf.getBackend() === 'webgpu' ? tf.broadcastTo(g, x.shape) : tf.add(g, tf.zerosLike(x));
 }
 
 const grads: Record<string, { save?: string[]; saveOut?: boolean; saveAll?: boolean; f: Grad }> = {
@@ -76,16 +78,16 @@ const grads: Record<string, { save?: string[]; saveOut?: boolean; saveAll?: bool
   },
   Exp: { saveOut: true, f: (dy, [y]) => ({ x: () => tf.mul(dy as Tensor, y) }) },
   Log: { save: ['x'], f: (dy, [x]) => ({ x: () => tf.div(dy as Tensor, x) }) },
-  Tanh: { saveOut: true, f: (dy, [y]) => ({ x: () => tf.mul(dy as Tensor, tf.sub(tf.scalar(1), tf.square(y))) }) },
-  Square: { save: ['x'], f: (dy, [x]) => ({ x: () => tf.mul(dy as Tensor, tf.mul(x, tf.scalar(2))) }) },
-  Sqrt: { saveOut: true, f: (dy, [y]) => ({ x: () => tf.div(dy as Tensor, tf.mul(y, tf.scalar(2))) }) },
+  Tanh: { saveOut: true, f: (dy, [y]) => ({ x: () => tf.mul(dy as Tensor, tf.sub(constant(1), tf.square(y))) }) },
+  Square: { save: ['x'], f: (dy, [x]) => ({ x: () => tf.mul(dy as Tensor, tf.mul(x, constant(2))) }) },
+  Sqrt: { saveOut: true, f: (dy, [y]) => ({ x: () => tf.div(dy as Tensor, tf.mul(y, constant(2))) }) },
   // d rsqrt(x) = -1/2 x^-3/2 = -1/2 y^3
-  Rsqrt: { saveOut: true, f: (dy, [y]) => ({ x: () => tf.mul(dy as Tensor, tf.mul(tf.mul(tf.square(y), y), tf.scalar(-0.5))) }) },
-  Sigmoid: { saveOut: true, f: (dy, [y]) => ({ x: () => tf.mul(dy as Tensor, tf.mul(y, tf.sub(tf.scalar(1), y))) }) },
+  Rsqrt: { saveOut: true, f: (dy, [y]) => ({ x: () => tf.mul(dy as Tensor, tf.mul(tf.mul(tf.square(y), y), constant(-0.5))) }) },
+  Sigmoid: { saveOut: true, f: (dy, [y]) => ({ x: () => tf.mul(dy as Tensor, tf.mul(y, tf.sub(constant(1), y))) }) },
   Relu: { save: ['x'], f: (dy, [x]) => ({ x: () => tf.mul(dy as Tensor, tf.step(x)) }) },
   Erf: {
     save: ['x'],
-    f: (dy, [x]) => ({ x: () => tf.mul(dy as Tensor, tf.mul(tf.exp(tf.neg(tf.square(x))), tf.scalar(2 / Math.sqrt(Math.PI)))) }),
+    f: (dy, [x]) => ({ x: () => tf.mul(dy as Tensor, tf.mul(tf.exp(tf.neg(tf.square(x))), constant(2 / Math.sqrt(Math.PI)))) }),
   },
   Neg: { f: (dy) => ({ x: () => tf.neg(dy as Tensor) }) },
   Identity: { f: (dy) => ({ x: () => tf.clone(dy as Tensor) }) },

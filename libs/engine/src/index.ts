@@ -11,3 +11,4 @@ export * from './hf';
 export * from './resume-state';
 export { registerEngineGradients } from './gradients';
 export { installWasmKernelFixes } from './wasm-kernels';
+export { constant } from './constants';

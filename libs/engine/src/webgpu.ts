@@ -41,6 +41,47 @@ interface DawnModule {
 
 let initialised: WebgpuInfo | undefined;
 
+/** The parts of tfjs-backend-webgpu 4.22's WebGPUBackend that installFastUploads replaces or uses. */
+interface WebgpuBackendInternals {
+  uploadToGPU(dataId: object): void;
+  tensorMap: { get(dataId: object): { dtype: string; shape: number[]; values: ArrayLike<number> | null; resource: unknown } };
+  bufferManager: { acquireBuffer(size: number, usage: number): unknown };
+  queue: { writeBuffer(buffer: unknown, offset: number, data: ArrayBufferLike, dataOffset: number, size: number): void };
+}
+
+/**
+ * Host → device uploads through `queue.writeBuffer` into a pooled buffer. tfjs 4.22 creates a
+ * mapped buffer (and, when the pool has one, a mapped staging buffer plus a copy) for every
+ * upload: in Dawn for Node that cost ~220 µs per upload against ~37 µs for a whole op without
+ * one (bench/webgpu-ops.bench.ts), and a LoRA step uploads ~100 values (batch ids, scalars
+ * of the ops and of their gradients). Queue order keeps it exact: the write lands before the
+ * commands recorded after it are submitted, and pooled buffers are only reused once the commands
+ * that used them were submitted.
+ */
+function installFastUploads(backend: WebgpuBackendInternals): void {
+  const original = backend.uploadToGPU.bind(backend);
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  backend.uploadToGPU = (dataId: object): void => {
+    const t = backend.tensorMap.get(dataId);
+    if (t.resource != null) return;
+    const { values, dtype } = t;
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (values == null || n === 0 || !(dtype === 'float32' || dtype === 'int32' || dtype === 'bool')) return original(dataId);
+    const src =
+      dtype === 'float32'
+        ? values instanceof Float32Array
+          ? values
+          : Float32Array.from(values)
+        : values instanceof Int32Array
+          ? values
+          : Int32Array.from(values);
+    const buffer = backend.bufferManager.acquireBuffer(n * 4, usage);
+    backend.queue.writeBuffer(buffer, 0, src.buffer, src.byteOffset, n * 4);
+    t.values = null;
+    t.resource = buffer;
+  };
+}
+
 /** Where dawn.node is: WEBGPU_DAWN_NODE, else inside the installed `webgpu` package. */
 export function dawnNodePath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.WEBGPU_DAWN_NODE) {
@@ -87,7 +128,9 @@ export async function initWebgpu(options: WebgpuOptions = {}): Promise<WebgpuInf
   }
   // GPUBufferUsage, GPUMapMode, GPUShaderStage … : tfjs-backend-webgpu reads them as globals.
   Object.assign(globalThis, dawn.globals);
-  const gpu = dawn.create(options.dawnFlags ?? []);
+  // Dawn options, e.g. `enable-dawn-features=skip_validation`; WEBGPU_DAWN_FLAGS separates them by spaces.
+  const flags = options.dawnFlags ?? (process.env.WEBGPU_DAWN_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const gpu = dawn.create(flags);
   // tfjs-backend-webgpu checks `navigator.gpu` when its backend is constructed. Node 20 has no
   // navigator, Node 21+ one without gpu.
   const g = globalThis as { navigator?: { gpu?: unknown } };
@@ -128,6 +171,7 @@ export async function initWebgpu(options: WebgpuOptions = {}): Promise<WebgpuInf
   // Small ops stay on the GPU: forwarding them to the CPU reads the device synchronously.
   tf.env().set('WEBGPU_CPU_FORWARD', false);
   if (!(await tf.setBackend('webgpu'))) throw new WebgpuUnavailableError('tfjs-backend-webgpu failed to initialise on the adapter');
+  installFastUploads(tf.backend() as unknown as WebgpuBackendInternals);
   const name = adapterInfo.description || [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.device].filter(Boolean).join(' ');
   initialised = { backend: 'webgpu', device: `GPU (WebGPU/Dawn): ${name || 'unknown adapter'}`, adapter: adapterInfo };
   return initialised;

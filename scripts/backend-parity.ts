@@ -1,0 +1,42 @@
+// Trains every adapter variant for a few steps on a backend and on `cpu` from the same weights and
+// data, prints the largest loss and weight differences, and exits 1 when one is out of tolerance.
+//   node dist/scripts/backend-parity.js --backend webgpu      (on the accelerator machine)
+//   node dist/scripts/backend-parity.js --backend wasm
+import { Command } from 'commander';
+import { compareBackends, PARITY_VARIANTS } from '@lora/adapters/testing';
+import { BackendPreference, initBackend } from '@lora/engine';
+
+// float32 with different summation orders, through 8 Adam steps at lr 2e-3 (LoRA+: B at 16x).
+export const LOSS_RTOL = 1e-4;
+// Adam turns float noise in near-zero gradients into lr-sized steps: weights get a looser bound.
+export const WEIGHT_TOL = (maxWeight: number) => 2e-3 * maxWeight + 1e-5;
+
+async function main(): Promise<void> {
+  const o = new Command()
+    .option('--backend <name>', 'backend to check against cpu', 'wasm')
+    .option('--only <variants>', 'comma list')
+    .parse()
+    .opts();
+  await initBackend('cpu');
+  const info = await initBackend(o.backend as BackendPreference);
+  console.log(`${info.backend} (${info.device}) vs cpu`);
+  const only = o.only ? new Set((o.only as string).split(',')) : null;
+  let failed = 0;
+  console.log('| variant | max loss rel diff | max weight diff | max weight | verdict |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const [name, variant, config] of PARITY_VARIANTS) {
+    if (only && !only.has(name)) continue;
+    const r = await compareBackends(name, variant, config, 'cpu', info.backend);
+    const ok = r.maxLossRelDiff <= LOSS_RTOL && r.maxWeightDiff <= WEIGHT_TOL(r.maxWeight);
+    if (!ok) failed++;
+    console.log(
+      `| ${name} | ${r.maxLossRelDiff.toExponential(2)} | ${r.maxWeightDiff.toExponential(2)} | ${r.maxWeight.toFixed(3)} | ${ok ? 'PASS' : 'FAIL'} |`,
+    );
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
