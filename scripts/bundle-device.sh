@@ -3,16 +3,18 @@
 # into .carry/ (git-ignored): this machine's node binary and the webgpu package's dawn.node,
 # xz-compressed; the benches bundled into single files with esbuild (from the swc build, which
 # already resolved @lora/* paths); and the wasm backend's .wasm files where the bundle's
-# require.resolve finds them. Usage: bash scripts/bundle-device.sh [bench names without .bench.ts]
+# require.resolve finds them. Usage: bash scripts/bundle-device.sh [entries under dist/, no .js]
 # Then, on the device (see bench/README.md): unpack node and dawn.node, set WEBGPU_DAWN_NODE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BENCHES=("${@:-engine-vs-torch}")
+ENTRIES=("$@")
+[ ${#ENTRIES[@]} -gt 0 ] || ENTRIES=(bench/engine-vs-torch.bench bench/webgpu-ops.bench scripts/backend-parity)
 npx swc apps libs scripts bench test/support -d dist --ignore "**/*.spec.ts" --ignore "apps/dashboard/**" --quiet
 mkdir -p .carry/bench
-for b in "${BENCHES[@]}"; do
-  npx esbuild "dist/bench/$b.bench.js" --bundle --platform=node --target=node20 --format=cjs \
-    --log-level=warning --outfile=".carry/bench/$b.bench.js"
+for e in "${ENTRIES[@]}"; do
+  # require.resolve('@tensorflow/tfjs-backend-wasm') stays a runtime lookup (the copy below).
+  npx esbuild "dist/$e.js" --bundle --platform=node --target=node20 --format=cjs \
+    --log-level=error --outfile=".carry/bench/$(basename "$e").js"
 done
 wasm=.carry/bench/node_modules/@tensorflow/tfjs-backend-wasm
 rm -rf "$wasm" && mkdir -p "$wasm/dist"

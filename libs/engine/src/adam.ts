@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParamGroup } from './adapter-hooks';
 import { constant } from './constants';
+import { fusedAdamUpdate, fusedKernelsActive } from './webgpu-kernels';
 
 export interface AdamOptions {
   beta1?: number;
@@ -67,6 +68,7 @@ export class Adam {
     this.t++;
     const c1 = 1 - this.beta1 ** this.t;
     const c2 = 1 - this.beta2 ** this.t;
+    if (fusedKernelsActive()) return this.applyFused(grads, lr, c1, c2);
     tf.tidy(() => {
       const b1 = constant(this.beta1);
       const b2 = constant(this.beta2);
@@ -86,6 +88,27 @@ export class Adam {
         s.v.assign(v);
         const w = s.weightDecay > 0 ? tf.mul(s.variable, tf.scalar(1 - lr * s.lrScale * s.weightDecay)) : s.variable;
         s.variable.assign(tf.add(w, tf.mul(stepSize, tf.div(m, tf.add(tf.sqrt(tf.mul(v, invC2)), eps)))));
+      }
+    });
+  }
+
+  /** The same update as one fused op per variable (webgpu): the scalars travel as uniforms. */
+  private applyFused(grads: Record<string, tf.Tensor>, lr: number, c1: number, c2: number): void {
+    tf.tidy(() => {
+      for (const [name, s] of this.slots) {
+        const g = grads[name];
+        if (!g) continue;
+        const [m, v, w] = fusedAdamUpdate(s.variable, s.m, s.v, g, {
+          beta1: this.beta1,
+          beta2: this.beta2,
+          decay: s.weightDecay > 0 ? 1 - lr * s.lrScale * s.weightDecay : 1,
+          step: (-lr * s.lrScale) / c1,
+          invC2: 1 / c2,
+          eps: this.epsilon,
+        });
+        s.m.assign(m);
+        s.v.assign(v);
+        s.variable.assign(w);
       }
     });
   }

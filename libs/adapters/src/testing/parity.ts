@@ -17,10 +17,14 @@ import { veraVariant } from '../vera';
 
 export const PARITY_STEPS = 8;
 
-/** Every variant with a config that exercises its special paths within PARITY_STEPS steps. */
-export const PARITY_VARIANTS: Array<[string, VariantDefinition<object, unknown>, object]> = [
+/**
+ * Every variant with a config that exercises its special paths within PARITY_STEPS steps, and how
+ * much faster than the base lr its fastest weights learn (LoRA+'s B: 16x), which scales how far
+ * float noise can move them.
+ */
+export const PARITY_VARIANTS: Array<[string, VariantDefinition<object, unknown>, object, number?]> = [
   ['lora', loraVariant as never, { r: 4, alpha: 8 }],
-  ['loraplus', loraPlusVariant as never, { r: 4, alpha: 8 }],
+  ['loraplus', loraPlusVariant as never, { r: 4, alpha: 8 }, 16],
   ['lorafa', loraFaVariant as never, { r: 4, alpha: 8 }],
   ['dora', doraVariant as never, { r: 4, alpha: 8 }],
   ['vera', veraVariant as never, { r: 8 }],

@@ -1,0 +1,299 @@
+// Fused WGSL kernels for the webgpu backend. On the GPU a training step is bound by the host cost
+// of each op (~40 µs of tfjs + Dawn work per dispatch) and by memory passes over activations, so
+// the engine's multi-op pieces run as one kernel each there: LayerNorm (forward, and the input
+// gradient in one pass), gelu_new (forward and gradient) and the Adam update (moments and weight).
+// The math is the composite's, term for term; scripts/backend-parity.ts checks training on webgpu
+// against cpu. Other backends keep the composite ops (wasm's per-op cost is small).
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
+
+/** What a program needs from tfjs-backend-webgpu 4.22's WebGPUBackend. */
+interface WebgpuBackendLike {
+  runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: string, uniforms?: Array<{ type: string; data: number[] }>): TensorInfo;
+  disposeData(dataId: object): void;
+}
+
+const ELEMENTWISE_WG = 128;
+const ROW_WG = 256;
+const MAX_WORKGROUPS = 65535;
+
+/** One thread per element; `body` sees `index` and writes with setOutputAtIndex. */
+function elementwise(key: string, names: string[], shape: number[], body: string, uniforms = ''): object {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return {
+    variableNames: names,
+    outputShape: shape,
+    shaderKey: key,
+    dispatchLayout: { x: shape.map((_, i) => i) },
+    dispatch: [Math.ceil(size / ELEMENTWISE_WG), 1, 1],
+    workgroupSize: [ELEMENTWISE_WG, 1, 1],
+    size: true,
+    ...(uniforms ? { uniforms } : {}),
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          ${body}
+        }
+      }`,
+  };
+}
+
+// Row reductions over a workgroup: `red` holds one partial per thread.
+const ROW_PRELUDE = `
+  var<workgroup> red : array<f32, ${ROW_WG}>;
+  var<workgroup> red2 : array<f32, ${ROW_WG}>;
+  fn rowIndex() -> i32 {
+    return i32(workgroupId.z * numWorkgroups.x * numWorkgroups.y + workgroupId.y * numWorkgroups.x + workgroupId.x);
+  }
+  fn reduce2(a : f32, b : f32, lid : i32) -> vec2<f32> {
+    red[lid] = a;
+    red2[lid] = b;
+    workgroupBarrier();
+    for (var k = ${ROW_WG / 2}; k > 0; k = k / 2) {
+      if (lid < k) {
+        red[lid] = red[lid] + red[lid + k];
+        red2[lid] = red2[lid] + red2[lid + k];
+      }
+      workgroupBarrier();
+    }
+    let r = vec2<f32>(red[0], red2[0]);
+    workgroupBarrier();
+    return r;
+  }
+  fn rowStats(base : i32, d : i32, lid : i32) -> vec2<f32> {
+    var s = 0.0;
+    for (var j = lid; j < d; j = j + ${ROW_WG}) { s = s + X[base + j]; }
+    let mean = reduce2(s, 0.0, lid).x / f32(d);
+    var v = 0.0;
+    for (var j = lid; j < d; j = j + ${ROW_WG}) { let c = X[base + j] - mean; v = v + c * c; }
+    let variance = reduce2(v, 0.0, lid).x / f32(d);
+    return vec2<f32>(mean, inverseSqrt(variance + uniforms.eps));
+  }`;
+
+/** One workgroup per row of `[rows, d]`. */
+function rowwise(key: string, names: string[], shape: number[], body: string): object {
+  return {
+    variableNames: names,
+    outputShape: shape,
+    shaderKey: key,
+    dispatchLayout: { x: shape.map((_, i) => i) },
+    dispatch: [shape[0], 1, 1],
+    workgroupSize: [ROW_WG, 1, 1],
+    uniforms: 'd : i32, eps : f32,',
+    getUserCode: () => `
+      ${ROW_PRELUDE}
+      fn main(index : i32) {
+        let row = rowIndex();
+        let lid = i32(localId.x);
+        let d = uniforms.d;
+        let base = row * d;
+        let st = rowStats(base, d, lid);
+        let mean = st.x;
+        let rstd = st.y;
+        ${body}
+      }`,
+  };
+}
+
+// gelu_new as the composite computes it: x · sigmoid(c (x + 0.044715 x³)), c = 2 sqrt(2/π).
+const GELU_C = 2 * Math.sqrt(2 / Math.PI);
+const GELU_A = 0.044715;
+
+function kernel(
+  name: string,
+  fn: (inputs: Record<string, TensorInfo>, be: WebgpuBackendLike, attrs: NamedAttrMap) => TensorInfo | TensorInfo[],
+): KernelConfig {
+  return {
+    kernelName: name,
+    backendName: 'webgpu',
+    kernelFunc: (({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: WebgpuBackendLike; attrs: NamedAttrMap }) =>
+      fn(inputs, backend, attrs)) as unknown as KernelFunc,
+  };
+}
+
+const f32 = (v: number) => ({ type: 'float32', data: [v] });
+const i32 = (v: number) => ({ type: 'int32', data: [v] });
+
+const KERNELS: KernelConfig[] = [
+  kernel('LoraGeluNew', ({ x }, be) =>
+    be.runWebGPUProgram(
+      elementwise(
+        'lora_gelu_new',
+        ['X'],
+        x.shape,
+        `let x = X[index];
+         let u = ${GELU_C} * (x + ${GELU_A} * x * x * x);
+         setOutputAtIndex(index, x / (1.0 + exp(-u)));`,
+      ),
+      [x],
+      'float32',
+    ),
+  ),
+  kernel('LoraGeluNewGrad', ({ dy, x }, be) =>
+    be.runWebGPUProgram(
+      elementwise(
+        'lora_gelu_new_grad',
+        ['DY', 'X'],
+        x.shape,
+        `let x = X[index];
+         let s = 1.0 / (1.0 + exp(-${GELU_C} * (x + ${GELU_A} * x * x * x)));
+         setOutputAtIndex(index, DY[index] * (s + x * s * (1.0 - s) * ${GELU_C} * (1.0 + ${3 * GELU_A} * x * x)));`,
+      ),
+      [dy, x],
+      'float32',
+    ),
+  ),
+  kernel('LoraLayerNorm', ({ x, gamma, beta }, be, attrs) => {
+    const d = x.shape[1];
+    return be.runWebGPUProgram(
+      rowwise(
+        'lora_layer_norm',
+        ['X', 'G', 'B'],
+        x.shape,
+        `for (var j = lid; j < d; j = j + ${ROW_WG}) {
+           setOutputAtIndex(base + j, (X[base + j] - mean) * rstd * G[j] + B[j]);
+         }`,
+      ),
+      [x, gamma, beta],
+      'float32',
+      [i32(d), f32(attrs.eps as number)],
+    );
+  }),
+  // dx = rstd (g − mean(g) − x̂ mean(g x̂)), g = dy γ, x̂ = (x − mean) rstd: one pass per row.
+  kernel('LoraLayerNormGradX', ({ dy, x, gamma }, be, attrs) => {
+    const d = x.shape[1];
+    return be.runWebGPUProgram(
+      rowwise(
+        'lora_layer_norm_grad_x',
+        ['X', 'DY', 'G'],
+        x.shape,
+        `var sg = 0.0;
+         var sgx = 0.0;
+         for (var j = lid; j < d; j = j + ${ROW_WG}) {
+           let g = DY[base + j] * G[j];
+           sg = sg + g;
+           sgx = sgx + g * (X[base + j] - mean) * rstd;
+         }
+         let sums = reduce2(sg, sgx, lid) / f32(d);
+         for (var j = lid; j < d; j = j + ${ROW_WG}) {
+           let xh = (X[base + j] - mean) * rstd;
+           setOutputAtIndex(base + j, rstd * (DY[base + j] * G[j] - sums.x - xh * sums.y));
+         }`,
+      ),
+      [x, dy, gamma],
+      'float32',
+      [i32(d), f32(attrs.eps as number)],
+    );
+  }),
+  // Adam: [m', v', w'] in three dispatches of one op; w' = w·decay + step · m' / (sqrt(v'·invC2) + eps).
+  kernel('LoraAdamUpdate', ({ w, m, v, g }, be, attrs) => {
+    const a = attrs as unknown as { beta1: number; beta2: number; decay: number; step: number; invC2: number; eps: number };
+    const mNew = be.runWebGPUProgram(
+      elementwise(
+        'lora_adam_m',
+        ['M', 'G'],
+        w.shape,
+        `setOutputAtIndex(index, uniforms.b1 * M[index] + (1.0 - uniforms.b1) * G[index]);`,
+        'b1 : f32,',
+      ),
+      [m, g],
+      'float32',
+      [f32(a.beta1)],
+    );
+    const vNew = be.runWebGPUProgram(
+      elementwise(
+        'lora_adam_v',
+        ['V', 'G'],
+        w.shape,
+        `let gi = G[index];
+         setOutputAtIndex(index, uniforms.b2 * V[index] + (1.0 - uniforms.b2) * gi * gi);`,
+        'b2 : f32,',
+      ),
+      [v, g],
+      'float32',
+      [f32(a.beta2)],
+    );
+    const wNew = be.runWebGPUProgram(
+      elementwise(
+        'lora_adam_w',
+        ['W', 'M', 'V'],
+        w.shape,
+        `setOutputAtIndex(index, W[index] * uniforms.decay + uniforms.step * M[index] / (sqrt(V[index] * uniforms.invC2) + uniforms.eps));`,
+        'decay : f32, step : f32, invC2 : f32, eps : f32,',
+      ),
+      [w, mNew, vNew],
+      'float32',
+      [f32(a.decay), f32(a.step), f32(a.invC2), f32(a.eps)],
+    );
+    return [mNew, vNew, wNew];
+  }),
+];
+
+let registered = false;
+
+/** Registers the fused kernels for 'webgpu' and their gradients (idempotent). */
+export function registerWebgpuKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const k of KERNELS) tf.registerKernel(k);
+  tf.registerGradient({
+    kernelName: 'LoraGeluNew',
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x]) => ({ x: () => tf.engine().runKernel('LoraGeluNewGrad', { dy: dy as Tensor, x }) as Tensor }),
+  });
+  tf.registerGradient({
+    kernelName: 'LoraLayerNorm',
+    inputsToSave: ['x', 'gamma'],
+    gradFunc: (d, [x, gamma], attrs) => {
+      const dy = d as Tensor;
+      // γ and β gradients (pretraining only: LoRA freezes them) from the normalised input.
+      const xhat = () => {
+        const mean = tf.mean(x, -1, true);
+        const c = tf.sub(x, mean);
+        return tf.mul(c, tf.rsqrt(tf.add(tf.mean(tf.square(c), -1, true), tf.scalar(attrs.eps as number))));
+      };
+      return {
+        x: () => tf.engine().runKernel('LoraLayerNormGradX', { dy, x, gamma }, attrs) as Tensor,
+        gamma: () => tf.sum(tf.mul(dy, xhat()), 0),
+        beta: () => tf.sum(dy, 0),
+      };
+    },
+  });
+}
+
+/** Whether the fused kernels serve the current backend (webgpu, row counts within one dispatch). */
+export function fusedKernelsActive(rows = 0): boolean {
+  return registered && tf.getBackend() === 'webgpu' && rows <= MAX_WORKGROUPS;
+}
+
+export function fusedLayerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor2D {
+  return tf.engine().runKernel('LoraLayerNorm', { x, gamma, beta }, { eps }) as tf.Tensor2D;
+}
+
+export function fusedGeluNew(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.engine().runKernel('LoraGeluNew', { x }) as tf.Tensor2D;
+}
+
+export interface AdamUpdateAttrs {
+  beta1: number;
+  beta2: number;
+  decay: number;
+  step: number;
+  invC2: number;
+  eps: number;
+}
+
+/** [m', v', w'] of one Adam step (no gradient: used outside differentiation). */
+export function fusedAdamUpdate(
+  w: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  g: tf.Tensor,
+  attrs: AdamUpdateAttrs,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  return tf.engine().runKernel('LoraAdamUpdate', { w, m, v, g }, attrs as unknown as NamedAttrMap) as unknown as [
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+  ];
+}
