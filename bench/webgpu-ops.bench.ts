@@ -47,14 +47,17 @@ async function main(): Promise<void> {
   const reps = +o.reps;
   // [m, k, n]: the projections of a GPT-2 block and the gradient products of the backward.
   const shapes: Array<[string, number, number, number]> = [
+    ['c_fc bwd dX', n, 4 * d, d],
     ['c_attn fwd', n, d, 3 * d],
     ['c_fc fwd', n, d, 4 * d],
     ['mlp c_proj fwd', n, 4 * d, d],
     ['lora A (r=8)', n, d, 8],
     ['lora B (r=8)', n, 8, 3 * d],
   ];
-  console.log('\n| product | m×k×n | NN ms | NN TFLOP/s | A·Bᵀ ms | explicit Bᵀ ms | Aᵀ·B ms | explicit Aᵀ ms |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log(
+    '\n| product | m×k×n | NN ms | NN TFLOP/s | tfjs NN ms | tfjs TFLOP/s | NN / tfjs | A·Bᵀ ms | explicit Bᵀ ms | Aᵀ·B ms | explicit Aᵀ ms |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const [name, m, k, nn] of shapes) {
     const a = tf.randomNormal([m, k]);
     const b = tf.randomNormal([k, nn]);
@@ -70,6 +73,14 @@ async function main(): Promise<void> {
       out.dispose();
       if (err > 1e-2 * Math.sqrt(k)) throw new Error(`${name} ${label}: max |diff| ${err}`);
     }
+    // The engine's tiled kernel (where the shape fits) against tfjs's own, same inputs.
+    process.env.LORA_WEBGPU_TILED_MATMUL = '0';
+    const tfjsRef = tf.matMul(a, b);
+    const tfjsMs = await wall(() => tf.matMul(a, b), reps);
+    delete process.env.LORA_WEBGPU_TILED_MATMUL;
+    const tiledErr = await maxDiff(ref, tfjsRef);
+    tfjsRef.dispose();
+    if (tiledErr > 1e-3 * Math.sqrt(k)) throw new Error(`${name}: engine matmul differs from tfjs's by ${tiledErr}`);
     const nnMs = await wall(() => tf.matMul(a, b), reps);
     const ntMs = await wall(() => tf.matMul(a, bt, false, true), reps);
     const ntExplicit = await wall(() => tf.tidy(() => tf.matMul(a, tf.transpose(bt))), reps);
@@ -77,7 +88,7 @@ async function main(): Promise<void> {
     const tnExplicit = await wall(() => tf.tidy(() => tf.matMul(tf.transpose(at), b)), reps);
     const tflops = (2 * m * k * nn) / (nnMs * 1e9);
     console.log(
-      `| ${name} | ${m}×${k}×${nn} | ${nnMs.toFixed(3)} | ${tflops.toFixed(2)} | ${ntMs.toFixed(3)} | ${ntExplicit.toFixed(3)} | ${tnMs.toFixed(3)} | ${tnExplicit.toFixed(3)} |`,
+      `| ${name} | ${m}×${k}×${nn} | ${nnMs.toFixed(3)} | ${tflops.toFixed(2)} | ${tfjsMs.toFixed(3)} | ${((2 * m * k * nn) / (tfjsMs * 1e9)).toFixed(2)} | ${(nnMs / tfjsMs).toFixed(2)} | ${ntMs.toFixed(3)} | ${ntExplicit.toFixed(3)} | ${tnMs.toFixed(3)} | ${tnExplicit.toFixed(3)} |`,
     );
     tf.dispose([a, b, bt, at, ref]);
   }

@@ -16,6 +16,7 @@ import { loraPlusVariant } from '../loraplus';
 import { veraVariant } from '../vera';
 
 export const PARITY_STEPS = 8;
+export const PARITY_BATCH = 8;
 
 /**
  * Every variant with a config that exercises its special paths within PARITY_STEPS steps, and how
@@ -33,10 +34,11 @@ export const PARITY_VARIANTS: Array<[string, VariantDefinition<object, unknown>,
   ['loradrop', loraDropVariant as never, { r: 4, alpha: 8, selected: ['transformer.h.0.attn.c_attn', 'transformer.h.1.mlp.c_proj'] }],
 ];
 
+// 8 × 16 = 128 tokens and d 128: the projections are tile-aligned, so webgpu's tiled matmul runs.
 export const PARITY_CONFIG: Gpt2Config = {
   vocabSize: 64,
   nPositions: 16,
-  nEmbd: 64,
+  nEmbd: 128,
   nLayer: 2,
   nHead: 4,
   layerNormEpsilon: 1e-5,
@@ -64,14 +66,14 @@ export async function parityRun(
   const adapters = AdapterSet.attach(model, { targetModules: ['c_attn', 'c_proj', 'c_fc'], variant, config, seed: 5 });
   const rng = new Rng(7);
   const batches = Array.from({ length: PARITY_STEPS }, () => {
-    const n = 4 * c.nPositions;
+    const n = PARITY_BATCH * c.nPositions;
     return {
       inputs: Int32Array.from({ length: n }, () => rng.int(c.vocabSize)),
       targets: Int32Array.from({ length: n }, () => rng.int(c.vocabSize)),
     };
   });
   let i = 0;
-  const batcher = { next: () => batches[i++], getState: () => ({ batchSize: 4, seqLen: c.nPositions }) };
+  const batcher = { next: () => batches[i++], getState: () => ({ batchSize: PARITY_BATCH, seqLen: c.nPositions }) };
   const losses: number[] = [];
   try {
     await train({ model, adapters, batcher, steps: PARITY_STEPS, lr: 2e-3, logEvery: 1 }, { onLog: (e) => void losses.push(e.loss) });
