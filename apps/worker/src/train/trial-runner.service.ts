@@ -217,7 +217,14 @@ export class TrialRunner {
             curve.push({ step: 0, value: m.baselineEvalLoss });
           }
           this.log.log(
-            { ...bindings, backend: m.backend, device: m.device, trainableParams: m.trainableParams, baselineEvalLoss: m.baselineEvalLoss },
+            {
+              ...bindings,
+              backend: m.backend,
+              device: m.device,
+              trainableParams: m.trainableParams,
+              baselineEvalLoss: m.baselineEvalLoss,
+              phasesMs: m.phasesMs,
+            },
             'training started',
           );
           tlog(
