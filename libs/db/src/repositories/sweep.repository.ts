@@ -107,6 +107,11 @@ export class SweepRepository {
     return this.prisma.sweep.findUnique({ where: { id }, select: { id: true, spec: true } });
   }
 
+  /** What the leaderboard ranks by (without loading the sweep's trials). */
+  findRanking(id: string) {
+    return this.prisma.sweep.findUnique({ where: { id }, select: { id: true, metric: true, metricMode: true } });
+  }
+
   findStatus(id: string) {
     return this.prisma.sweep.findUnique({ where: { id }, select: { id: true, status: true, finishedAt: true } });
   }
