@@ -186,8 +186,19 @@ async function main(): Promise<void> {
     .option('--rps <n>', 'requests per second, open loop', int, 200)
     .option('--seconds <n>', 'measured seconds (after a 3 s warm-up)', int, 20)
     .option('--log-level <level>', "the API's LOG_LEVEL (info logs every request, as in production)", 'info')
+    .option('--exclude <regex>', 'leave the routes whose name matches out of the mix (diagnosis)')
+    .option('--api-node-args <args>', 'node options for the API process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"', '')
     .parse()
-    .opts<{ trials: number; sweeps: number; steps: number; rps: number; seconds: number; logLevel: string }>();
+    .opts<{
+      trials: number;
+      sweeps: number;
+      steps: number;
+      rps: number;
+      seconds: number;
+      logLevel: string;
+      apiNodeArgs: string;
+      exclude?: string;
+    }>();
 
   const env = loadConfig();
   const db = await createTestSchema(env.db.databaseUrl);
@@ -209,7 +220,7 @@ async function main(): Promise<void> {
   try {
     await pg.connect();
     const port = await freePort();
-    const api = spawn(process.execPath, [API_MAIN], {
+    const api = spawn(process.execPath, [...o.apiNodeArgs.split(' ').filter(Boolean), API_MAIN], {
       env: {
         ...process.env,
         NODE_ENV: 'production',
@@ -233,15 +244,23 @@ async function main(): Promise<void> {
     const sweepIds = (await pg.query<{ id: string }>(`SELECT id FROM "Sweep"`)).rows.map((r) => r.id);
     const trialIds = (await pg.query<{ id: string }>(`SELECT id FROM "Trial" ORDER BY random() LIMIT 2000`)).rows.map((r) => r.id);
     const any = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
-    // The dashboard's reads. There is no paged /sweeps/:id/trials: GET /sweeps/:id returns every trial.
-    const routes: Route[] = [
+    // The dashboard's reads (weights in %). GET /sweeps/:id returns the sweep with every one of its
+    // trials (~390 kB at 500 trials); /sweeps/:id/trials pages them.
+    const perSweep = Math.ceil(o.trials / o.sweeps);
+    const mix: Route[] = [
       { name: 'GET /sweeps', weight: 10, url: () => '/sweeps?take=20' },
-      { name: 'GET /sweeps/:id', weight: 10, url: () => `/sweeps/${any(sweepIds)}` },
-      { name: 'GET /sweeps/:id/leaderboard', weight: 15, url: () => `/sweeps/${any(sweepIds)}/leaderboard?take=50` },
+      { name: 'GET /sweeps/:id', weight: 5, url: () => `/sweeps/${any(sweepIds)}` },
+      {
+        name: 'GET /sweeps/:id/trials (pages of 50)',
+        weight: 10,
+        url: () => `/sweeps/${any(sweepIds)}/trials?take=50&skip=${50 * Math.floor((Math.random() * perSweep) / 50)}`,
+      },
+      { name: 'GET /sweeps/:id/leaderboard', weight: 10, url: () => `/sweeps/${any(sweepIds)}/leaderboard?take=50` },
       { name: 'GET /trials/:id', weight: 30, url: () => `/trials/${any(trialIds)}` },
       { name: 'GET /trials/:id/metrics (loss)', weight: 25, url: () => `/trials/${any(trialIds)}/metrics?name=loss` },
       { name: 'GET /trials/:id/metrics (all)', weight: 10, url: () => `/trials/${any(trialIds)}/metrics` },
     ];
+    const routes = o.exclude ? mix.filter((r) => !new RegExp(o.exclude!).test(r.name)) : mix;
     // Each route alone, one request at a time: its service time without queueing.
     for (const r of routes) {
       const xs: number[] = [];

@@ -153,6 +153,13 @@ export class SweepsService {
     return { total, items: items.map((s) => ({ ...s, progress: progressOf(counts.get(s.id) ?? {}) })) };
   }
 
+  /** A page of the sweep's trials in index order (GET /sweeps/:id returns them all, which is heavy for big sweeps). */
+  async trials(id: string, take: number, skip: number) {
+    const [sweep, [items, total]] = await Promise.all([this.sweeps.findStatus(id), this.sweeps.trialsPage(id, take, skip)]);
+    if (!sweep) throw new NotFoundException(`sweep ${id} not found`);
+    return { total, items };
+  }
+
   /** Trials best first by a metric (default: the sweep's own), unfinished ones last. */
   async leaderboard(id: string, take: number, metric?: string, mode?: 'min' | 'max') {
     // Only the ranking settings: findById would load every trial of the sweep (27 ms of a 500-trial
