@@ -103,19 +103,28 @@ async function main(): Promise<void> {
         if (Date.now() > deadline) throw new Error('trial did not finish within 120 s');
         await new Promise((r) => setTimeout(r, 100));
       }
-      // The trial log lines are flushed at the attempt's end (METRICS_FLUSH_MS batches).
-      const step1 = await stack.prisma.trialLog.findFirst({
-        where: { trialId, message: { startsWith: 'step 1/' } },
-        select: { ts: true },
-      });
-      const attempt = await stack.prisma.attempt.findFirstOrThrow({ where: { trialId }, select: { startedAt: true } });
-      const started = fs
-        .readFileSync(worker.logFile, 'utf8')
-        .split('\n')
-        .filter((l) => l.includes('"training started"') && l.includes(trialId))
-        .map((l) => JSON.parse(l) as { time: string | number; phasesMs: Record<string, number> })[0];
-      if (!step1 || !attempt.startedAt || !started)
-        throw new Error(`trial ${trialId}: no step-1 log line, attempt start or "training started" line`);
+      // The trial's log lines are flushed as the attempt closes, and the worker's own log is written
+      // asynchronously: wait for both.
+      const readings = async () => {
+        const step1 = await stack.prisma.trialLog.findFirst({
+          where: { trialId, message: { startsWith: 'step 1/' } },
+          select: { ts: true },
+        });
+        const attempt = await stack.prisma.attempt.findFirst({ where: { trialId }, select: { startedAt: true } });
+        const started = fs
+          .readFileSync(worker.logFile, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('"training started"') && l.includes(trialId))
+          .map((l) => JSON.parse(l) as { time: string | number; phasesMs: Record<string, number> })[0];
+        return step1 && attempt?.startedAt && started ? { step1, attempt: { startedAt: attempt.startedAt }, started } : null;
+      };
+      let got = await readings();
+      for (let k = 0; !got && k < 100; k++) {
+        await new Promise((r) => setTimeout(r, 100));
+        got = await readings();
+      }
+      if (!got) throw new Error(`trial ${trialId}: no step-1 log line, attempt start or "training started" line`);
+      const { step1, attempt, started } = got;
       const pickup = attempt.startedAt.getTime();
       const first = step1.ts.getTime();
       if (i === 0) continue; // warm-up: the worker's first trial also compiles/JITs its code paths
