@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-const ROOT = path.resolve(__dirname, '../..');
+// The repository root, from the sources (ts-jest) or from their build under dist/ (benchmarks).
+const ROOT = path.resolve(__dirname, '../..').replace(/[\\/]dist$/, '');
 export const WORKER_MAIN = path.join(ROOT, 'dist/apps/worker/src/main.js');
 
 export interface WorkerProcess {

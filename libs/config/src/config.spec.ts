@@ -19,4 +19,9 @@ describe('loadConfig', () => {
       expect(msg).toContain('WORKER_BACKEND');
     }
   });
+  it('allows the noop trainer (benchmarks) except in production', () => {
+    expect(loadConfig({}).worker.trainer).toBe('tfjs');
+    expect(loadConfig({ WORKER_TRAINER: 'noop', NODE_ENV: 'test' }).worker.trainer).toBe('noop');
+    expect(() => loadConfig({ WORKER_TRAINER: 'noop', NODE_ENV: 'production' })).toThrow(/WORKER_TRAINER: noop/);
+  });
 });

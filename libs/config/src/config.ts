@@ -7,7 +7,7 @@ const ROOT = path.resolve(__dirname, '../../..').replace(/[\\/]dist$/, '');
 
 const intFromEnv = (def: number) => z.coerce.number().int().default(def);
 
-const EnvSchema = z.object({
+const EnvFields = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: z
@@ -44,10 +44,19 @@ const EnvSchema = z.object({
   WORKER_DEVICE_CLASS: z.enum(['auto', 'gpu', 'cpu']).default('auto'),
   // Memory a trial may use here, for sweeps' resources.minMemoryGb (default: the host's RAM).
   WORKER_MEMORY_MB: z.coerce.number().int().min(1).optional(),
+  // What runs a trial: 'tfjs' trains it (always, in production); 'noop' is the dispatch benchmark's
+  // stand-in (bench/dispatch.bench.ts): the job goes through the whole processor path (attempt,
+  // lease, status, metrics) but training is one recorded step. Refused when NODE_ENV=production.
+  WORKER_TRAINER: z.enum(['tfjs', 'noop']).default('tfjs'),
   METRICS_FLUSH_MS: intFromEnv(500).pipe(z.number().min(10)),
   JOB_ATTEMPTS: intFromEnv(3).pipe(z.number().min(1).max(100)),
   // A train job's lock: renewed every half of it; a dead worker's trial moves on after about 1.5x.
   JOB_LOCK_MS: intFromEnv(30_000).pipe(z.number().min(1000).max(600_000)),
+});
+
+const EnvSchema = EnvFields.refine((e) => !(e.WORKER_TRAINER === 'noop' && e.NODE_ENV === 'production'), {
+  path: ['WORKER_TRAINER'],
+  message: 'noop (benchmarks only: trials are not trained) is not allowed with NODE_ENV=production',
 });
 
 export type AppConfig = {
@@ -65,6 +74,8 @@ export type AppConfig = {
     host?: string;
     deviceClass: 'auto' | 'gpu' | 'cpu';
     memoryMb?: number;
+    /** 'noop': benchmarks only (no training; see WORKER_TRAINER). */
+    trainer: 'tfjs' | 'noop';
   };
   metricsFlushMs: number;
   jobAttempts: number;
@@ -104,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       host: e.WORKER_HOST,
       deviceClass: e.WORKER_DEVICE_CLASS,
       memoryMb: e.WORKER_MEMORY_MB,
+      trainer: e.WORKER_TRAINER,
     },
     metricsFlushMs: e.METRICS_FLUSH_MS,
     jobAttempts: e.JOB_ATTEMPTS,

@@ -59,6 +59,12 @@ export class SweepsController {
     return this.sweeps.leaderboard(id, q.take, q.metric, q.mode);
   }
 
+  @Get(':id/trials')
+  @ApiOperation({ summary: "A page of the sweep's trials in index order (take ≤ 500, skip), with the total" })
+  trials(@Param('id', UuidPipe) id: string, @Query(new ZodValidationPipe(PageQuerySchema, 'query')) q: { take: number; skip: number }) {
+    return this.sweeps.trials(id, q.take, q.skip);
+  }
+
   @Post()
   @HttpCode(201)
   @ApiOperation({ summary: 'Submit a sweep: validates, stores sweep + trials, enqueues train jobs' })

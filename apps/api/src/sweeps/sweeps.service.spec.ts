@@ -114,3 +114,17 @@ describe('SweepsService.submit', () => {
     await expect(service.submit(spec({ name: 'other' }), 'k1')).rejects.toBeInstanceOf(ConflictException);
   });
 });
+
+describe('SweepsService.trials', () => {
+  it('returns a page with the total, and 404s an unknown sweep', async () => {
+    const { service, sweeps } = setup();
+    const page = [{ id: 't2', index: 1 }];
+    Object.assign(sweeps, {
+      findStatus: jest.fn(async (id: string) => (id === 's1' ? { id, status: 'queued', finishedAt: null } : null)),
+      trialsPage: jest.fn().mockResolvedValue([page, 2]),
+    });
+    await expect(service.trials('s1', 1, 1)).resolves.toEqual({ total: 2, items: page });
+    expect((sweeps as unknown as { trialsPage: jest.Mock }).trialsPage).toHaveBeenCalledWith('s1', 1, 1);
+    await expect(service.trials('nope', 1, 0)).rejects.toThrow('sweep nope not found');
+  });
+});

@@ -81,7 +81,7 @@ export class TrialsController {
       "LoRA-drop: the probe's importance per module (normalised to sum 1, rank 1 = most important) and the plans (selections) made from it",
   })
   async getImportance(@Param('id', UuidPipe) id: string) {
-    await this.mustExist(id);
+    await this.mustBeKnown(id);
     const [modules, plans] = await Promise.all([this.importance.list(id), this.plans.listForProbe(id)]);
     return { modules, plans };
   }
@@ -113,6 +113,11 @@ export class TrialsController {
     return trial;
   }
 
+  /** A 404 for an unknown trial without loading it (its attempts and sweep): for the routes that read its rows. */
+  private async mustBeKnown(id: string): Promise<void> {
+    if (!(await this.trials.exists(id))) throw new NotFoundException(`trial ${id} not found`);
+  }
+
   @Get(':id')
   @ApiOperation({ summary: 'A trial with its hyperparameters, status and attempts' })
   get(@Param('id', UuidPipe) id: string) {
@@ -125,21 +130,21 @@ export class TrialsController {
     @Param('id', UuidPipe) id: string,
     @Query(new ZodValidationPipe(MetricsQuery, 'query')) q: z.output<typeof MetricsQuery>,
   ) {
-    await this.mustExist(id);
+    await this.mustBeKnown(id);
     return this.metrics.list(id, q);
   }
 
   @Get(':id/logs')
   @ApiOperation({ summary: "A trial's log lines, oldest first (page with afterId: the last id you have)" })
   async getLogs(@Param('id', UuidPipe) id: string, @Query(new ZodValidationPipe(LogsQuery, 'query')) q: z.output<typeof LogsQuery>) {
-    await this.mustExist(id);
+    await this.mustBeKnown(id);
     return this.logs.list(id, q);
   }
 
   @Get(':id/checkpoints')
   @ApiOperation({ summary: 'Checkpoints of a trial (metadata; download through /checkpoints/:id/download)' })
   async getCheckpoints(@Param('id', UuidPipe) id: string) {
-    await this.mustExist(id);
+    await this.mustBeKnown(id);
     return this.checkpoints.listForTrial(id);
   }
 }

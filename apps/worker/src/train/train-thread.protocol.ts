@@ -35,6 +35,8 @@ export type TrainThreadMessage =
       baselineEvalLoss: number | null;
       trainTokens: number;
       validationTokens: number;
+      /** Time spent before the first step, by phase (backend init, model load, data, adapter attach, baseline eval). */
+      phasesMs?: Record<string, number>;
     }
   | { type: 'log'; step: number; loss: number; lr: number; tokensPerSec: number }
   | { type: 'eval'; step: number; evalLoss: number }

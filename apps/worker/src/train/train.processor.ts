@@ -66,9 +66,16 @@ export class TrainProcessor implements OnApplicationBootstrap, BeforeApplication
       this.workers.push(worker);
     }
     this.log.log(
-      { queues: this.workers.map((w) => w.name), slots: this.config.worker.slots, memoryMb: this.heartbeat.memoryMb },
+      {
+        queues: this.workers.map((w) => w.name),
+        slots: this.config.worker.slots,
+        memoryMb: this.heartbeat.memoryMb,
+        trainer: this.config.worker.trainer,
+      },
       'taking train jobs',
     );
+    if (this.config.worker.trainer === 'noop')
+      this.log.warn('WORKER_TRAINER=noop: trials are NOT trained (one recorded step each); for benchmarks only');
   }
 
   /** Puts a job back for later (or for another worker) without spending one of its attempts. */

@@ -46,7 +46,16 @@ const RESUMABLE = new Set(['lora', 'loraplus', 'vera', 'lorafa', 'loradrop', 'do
 async function main(): Promise<void> {
   const hp = input.hyperparams;
   const t = hp.training;
+  // Where the time to the first step goes (bench/first-step.bench.ts reads it from the worker's log).
+  let mark = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const ms = now - mark;
+    mark = now;
+    return Math.round(ms * 10) / 10;
+  };
   const backend = await initBackend(input.backend);
+  const backendMs = lap();
   let loaded;
   try {
     loaded = await loadHfModel(input.modelDir);
@@ -56,7 +65,9 @@ async function main(): Promise<void> {
   const { model, tokenizer } = loaded;
   if (t.seqLen > model.config.nPositions)
     throw new ConfigProblem(`training.seqLen ${t.seqLen} exceeds the model's ${model.config.nPositions} positions`);
+  const modelLoadMs = lap();
   const data = await prepareTrialData(input, tokenizer);
+  const dataMs = lap();
   const records: Record<string, unknown> = {};
   let selected: string[] | undefined = input.selected;
   if (input.kind === 'probe') {
@@ -104,7 +115,9 @@ async function main(): Promise<void> {
     restoreVariables(adapters.namedTrainableVariables(), resume.variables);
     data.batcher.setState(resume.batcher);
   }
+  const attachMs = lap();
   const baseline = resume ? null : await evaluate(model, data.validation, adapters, { seqLen: t.seqLen });
+  const baselineEvalMs = lap();
   post({
     type: 'ready',
     backend: backend.backend,
@@ -113,6 +126,7 @@ async function main(): Promise<void> {
     baselineEvalLoss: baseline,
     trainTokens: data.trainTokens.length,
     validationTokens: data.validationTokens.length,
+    phasesMs: { backend: backendMs, modelLoad: modelLoadMs, data: dataMs, attach: attachMs, baselineEval: baselineEvalMs },
   });
 
   // AdaLoRA: stream each budget step's ranks to the parent as they happen (the rank-budget history).

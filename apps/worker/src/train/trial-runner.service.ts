@@ -26,6 +26,7 @@ import { Worker as Thread } from 'node:worker_threads';
 import { HeartbeatService } from '../fleet/heartbeat.service';
 import { WORKER_IDENTITY, type WorkerIdentity } from '../fleet/worker-identity';
 import { ConcurrencyGate, type Lease } from './concurrency-gate.service';
+import { runNoopTrainer } from './noop-trainer';
 import type { AbortKind, TrainThreadCommand, TrainThreadInput, TrainThreadMessage } from './train-thread.protocol';
 import { retrying } from './db-retry';
 import { WriteBuffer } from './write-buffer';
@@ -216,7 +217,14 @@ export class TrialRunner {
             curve.push({ step: 0, value: m.baselineEvalLoss });
           }
           this.log.log(
-            { ...bindings, backend: m.backend, device: m.device, trainableParams: m.trainableParams, baselineEvalLoss: m.baselineEvalLoss },
+            {
+              ...bindings,
+              backend: m.backend,
+              device: m.device,
+              trainableParams: m.trainableParams,
+              baselineEvalLoss: m.baselineEvalLoss,
+              phasesMs: m.phasesMs,
+            },
             'training started',
           );
           tlog(
@@ -427,6 +435,7 @@ export class TrialRunner {
   /**
    * Runs the training thread. Resolves once its 'done' message has been handled, rejects with
    * its error (or its unexpected exit); the thread is terminated either way.
+   * WORKER_TRAINER=noop (benchmarks only) answers in its place without a thread: noop-trainer.ts.
    */
   private runThread(
     input: TrainThreadInput,
@@ -434,6 +443,7 @@ export class TrialRunner {
     registerAbort: (abort: (reason: string, kind: AbortKind) => void) => void,
     registerSend: (send: (c: TrainThreadCommand) => void) => void,
   ): Promise<void> {
+    if (this.config.worker.trainer === 'noop') return runNoopTrainer(input, onMessage);
     return new Promise((resolve, reject) => {
       const thread = new Thread(path.join(__dirname, 'train.thread.js'), { workerData: input });
       registerSend((c) => thread.postMessage(c));

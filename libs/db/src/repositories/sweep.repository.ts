@@ -107,6 +107,23 @@ export class SweepRepository {
     return this.prisma.sweep.findUnique({ where: { id }, select: { id: true, spec: true } });
   }
 
+  /**
+   * One page of a sweep's trials in index order, and how many it has. Two plain reads side by
+   * side: a transaction around them (BEGIN/COMMIT on a dedicated connection) doubled the cost,
+   * for a consistency a page does not need.
+   */
+  trialsPage(sweepId: string, take: number, skip: number) {
+    return Promise.all([
+      this.prisma.trial.findMany({ where: { sweepId }, orderBy: { index: 'asc' }, take, skip }),
+      this.prisma.trial.count({ where: { sweepId } }),
+    ]);
+  }
+
+  /** What the leaderboard ranks by (without loading the sweep's trials). */
+  findRanking(id: string) {
+    return this.prisma.sweep.findUnique({ where: { id }, select: { id: true, metric: true, metricMode: true } });
+  }
+
   findStatus(id: string) {
     return this.prisma.sweep.findUnique({ where: { id }, select: { id: true, status: true, finishedAt: true } });
   }
@@ -124,7 +141,8 @@ export class SweepRepository {
 
   list(opts: { take: number; skip: number; status?: RunStatus }) {
     const where = opts.status ? { status: opts.status } : {};
-    return this.prisma.$transaction([
+    // Side by side, not in a transaction (see trialsPage): a page and its total need not be one snapshot.
+    return Promise.all([
       this.prisma.sweep.findMany({
         where,
         orderBy: { createdAt: 'desc' },

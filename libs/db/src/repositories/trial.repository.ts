@@ -19,6 +19,11 @@ export class TrialRepository {
     });
   }
 
+  /** Whether the trial exists (one primary-key lookup, nothing loaded). */
+  async exists(id: string): Promise<boolean> {
+    return (await this.prisma.trial.findUnique({ where: { id }, select: { id: true } })) !== null;
+  }
+
   /** Everything a worker needs to run the trial. */
   findForRun(id: string) {
     return this.prisma.trial.findUnique({

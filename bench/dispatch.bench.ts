@@ -1,0 +1,183 @@
+// Dispatch throughput (issue 7's orchestrator target: ≥ 500 trials/s with a no-op trainer across 8
+// worker processes). Ours: one sweep of `--trials` trials submitted through the real API
+// (POST /sweeps: Postgres rows + BullMQ jobs), run by `--workers` real worker processes with
+// WORKER_TRAINER=noop (each job takes the whole processor path: attempt row, concurrency lease,
+// trial/sweep status, metric and log writes, live events; only the training is skipped); trials/s
+// from the first attempt's start to the last trial's finish (Postgres timestamps).
+// Reference, same run, same Redis: as many jobs through bare BullMQ Workers doing nothing, in as
+// many processes with the same concurrency; jobs/s from the first pickup to the last completion.
+//   node dist/bench/dispatch.bench.js [--trials 2000] [--workers 8] [--slots 1]
+import { Command } from 'commander';
+import { redisOptions } from '@lora/config';
+import { Queue, Worker } from 'bullmq';
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as os from 'node:os';
+import { startBenchStack, stopOnSignal } from './support/bench-stack';
+
+type ChildMsg = { type: 'ready' } | { type: 'done'; first: number; last: number; count: number };
+
+/** Reference child: a bare BullMQ Worker that does nothing; reports its first pickup and last completion. */
+async function rawChild(queueName: string, prefix: string, redisUrl: string, concurrency: number): Promise<void> {
+  let first = 0;
+  let last = 0;
+  let count = 0;
+  const w = new Worker(
+    queueName,
+    async () => {
+      if (!first) first = Date.now();
+    },
+    { connection: redisOptions(redisUrl), prefix, concurrency },
+  );
+  w.on('completed', () => {
+    last = Date.now();
+    count++;
+  });
+  await w.waitUntilReady();
+  process.send!({ type: 'ready' } satisfies ChildMsg);
+  process.on('message', (m: { type: string }) => {
+    if (m.type !== 'report') return;
+    void w.close().then(() => {
+      process.send!({ type: 'done', first, last, count } satisfies ChildMsg, () => process.exit(0));
+    });
+  });
+}
+
+async function reference(o: { trials: number; workers: number; slots: number }, redisUrl: string): Promise<number> {
+  const prefix = `bench-dispatch-raw-${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const queue = new Queue('train', { connection: redisOptions(redisUrl), prefix });
+  const children: ChildProcess[] = [];
+  try {
+    const reports: Array<Extract<ChildMsg, { type: 'done' }>> = [];
+    await Promise.all(
+      Array.from({ length: o.workers }, () => {
+        const c = fork(__filename, ['--raw-child', prefix, redisUrl, String(o.slots)], { stdio: 'inherit' });
+        children.push(c);
+        c.on('message', (m: ChildMsg) => {
+          if (m.type === 'done') reports.push(m);
+        });
+        return new Promise<void>((resolve, reject) => {
+          c.once('message', () => resolve());
+          c.once('exit', (code) => reject(new Error(`reference worker exited (${code})`)));
+        });
+      }),
+    );
+    // The same job shape as a trial's (payload, options), added in one addBulk like the API does.
+    const sweepId = crypto.randomUUID();
+    await queue.addBulk(
+      Array.from({ length: o.trials }, (_, i) => ({
+        name: 'train-trial',
+        data: { sweepId, trialId: crypto.randomUUID() },
+        opts: { jobId: `raw-${i}`, attempts: 3, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { count: 10000 } },
+      })),
+    );
+    for (;;) {
+      const c = await queue.getJobCounts('completed');
+      if (c.completed >= o.trials) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            c.once('exit', () => resolve());
+            c.send({ type: 'report' });
+          }),
+      ),
+    );
+    const active = reports.filter((r) => r.count > 0);
+    const first = Math.min(...active.map((r) => r.first));
+    const last = Math.max(...active.map((r) => r.last));
+    return o.trials / ((last - first) / 1000);
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+  }
+}
+
+/** A grid of exactly `n` trials: r × lr. */
+function grid(n: number): { r: number[]; lr: number[] } {
+  const lrs = n % 10 === 0 && n > 1000 ? 10 : 1;
+  if (n / lrs > 1024) throw new Error('--trials: at most 10,240 (and a multiple of 10 above 1,000)');
+  return {
+    r: Array.from({ length: n / lrs }, (_, i) => i + 1),
+    lr: Array.from({ length: lrs }, (_, i) => 1e-3 * (i + 1)),
+  };
+}
+
+async function main(): Promise<void> {
+  const int = (v: string) => parseInt(v, 10);
+  const o = new Command()
+    .option('--trials <n>', 'trials in the sweep (jobs in the reference)', int, 2000)
+    .option('--workers <n>', 'worker processes', int, 8)
+    .option('--slots <n>', 'WORKER_SLOTS of each worker (the reference Workers get the same concurrency)', int, 1)
+    .parse()
+    .opts<{ trials: number; workers: number; slots: number }>();
+  const space = grid(o.trials);
+
+  const stack = await startBenchStack('dispatch');
+  stopOnSignal(stack.stop);
+  let ours: { perSec: number; succeeded: number; wallS: number; submitMs: number };
+  try {
+    await stack.startWorkers(o.workers, { WORKER_TRAINER: 'noop', WORKER_SLOTS: String(o.slots) });
+    const t0 = performance.now();
+    const sweep = await stack.http<{ id: string }>('POST', '/sweeps', {
+      name: 'dispatch bench',
+      baseModel: 'sotu-gpt2-small',
+      dataset: 'moby-dick',
+      variants: ['lora'],
+      searchSpace: { ...space, alpha: [8], targetModules: [['c_attn']] },
+      training: { steps: 1, batchSize: 1, seqLen: 8, evalEvery: 0, checkpointEvery: 0 },
+      // maxConcurrent: every trial takes the sweep's concurrency lease (never the limit here).
+      budget: { maxTrials: o.trials, maxConcurrent: 1024 },
+    });
+    const submitMs = performance.now() - t0;
+    const deadline = Date.now() + 30 * 60_000;
+    for (;;) {
+      const open = await stack.prisma.trial.count({ where: { sweepId: sweep.id, status: { in: ['queued', 'running'] } } });
+      if (open === 0) break;
+      if (Date.now() > deadline) throw new Error(`${open} trials still open after 30 min`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const [row] = await stack.prisma.$queryRawUnsafe<Array<{ first: Date; last: Date; ok: bigint }>>(
+      `SELECT (SELECT min(a."startedAt") FROM "Attempt" a JOIN "Trial" t ON t.id = a."trialId" WHERE t."sweepId" = $1) AS first,
+              max("finishedAt") AS last, count(*) FILTER (WHERE status = 'succeeded') AS ok
+         FROM "Trial" WHERE "sweepId" = $1`,
+      sweep.id,
+    );
+    const wallS = (row.last.getTime() - row.first.getTime()) / 1000;
+    ours = { perSec: o.trials / wallS, succeeded: Number(row.ok), wallS, submitMs };
+  } finally {
+    await stack.stop();
+  }
+  const ref = await reference(o, stack.config.redis.url);
+
+  const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+  const conc = `${o.workers} processes × concurrency ${o.slots}`;
+  console.log(
+    `\ndispatch, ${o.trials.toLocaleString('en-US')} trials/jobs, ${conc}, ${os.cpus().length} CPU cores (API, workers, Postgres and Redis share them)\n`,
+  );
+  console.log('| what | trials/s | wall | notes |');
+  console.log('| --- | --- | --- | --- |');
+  console.log(
+    `| ours: API submit + workers with WORKER_TRAINER=noop | ${fmt(ours.perSec)} | ${ours.wallS.toFixed(2)} s | ${ours.succeeded} succeeded; POST /sweeps took ${fmt(ours.submitMs)} ms |`,
+  );
+  console.log(`| reference: bare BullMQ Workers, no-op processor | ${fmt(ref)} | ${(o.trials / ref).toFixed(2)} s | same Redis, ${conc} |`);
+  console.log(
+    `\nratio ours/reference: ${(ours.perSec / ref).toFixed(3)}   target ≥ 500 trials/s: ${ours.perSec >= 500 ? 'met' : 'missed'}`,
+  );
+}
+
+if (process.argv[2] === '--raw-child') {
+  const [, , , prefix, redisUrl, concurrency] = process.argv;
+  rawChild('train', prefix, redisUrl, parseInt(concurrency, 10)).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
