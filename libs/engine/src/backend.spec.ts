@@ -2,8 +2,11 @@
 // passed each one over; an explicit choice that cannot run fails with the reason. These machines
 // have no GPU adapter (and no tfjs-node), so auto lands on wasm here; the GPU path is measured on
 // the accelerator machine (bench/gpu-step.bench.ts).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from './backend';
+import { initBackend, probeTfjsNode } from './backend';
 import { dawnNodePath, WebgpuUnavailableError } from './webgpu';
 
 describe('initBackend', () => {
@@ -38,6 +41,26 @@ describe('initBackend', () => {
 
   it('an explicit tensorflow backend without tfjs-node fails naming both packages', async () => {
     await expect(initBackend('tensorflow')).rejects.toThrow(/@tensorflow\/tfjs-node-gpu .*@tensorflow\/tfjs-node/);
+  });
+
+  it('takes tfjs-node only with its libtensorflow binding (an offline install has none)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-node-'));
+    try {
+      const resolve = (id: string) => {
+        if (id !== '@tensorflow/tfjs-node-gpu/package.json') throw Object.assign(new Error('nope'), { code: 'MODULE_NOT_FOUND' });
+        return path.join(dir, 'package.json');
+      };
+      fs.writeFileSync(path.join(dir, 'package.json'), '{}');
+      expect(probeTfjsNode('@tensorflow/tfjs-node', resolve)).toEqual({ ok: false, reason: '@tensorflow/tfjs-node is not installed' });
+      const missing = probeTfjsNode('@tensorflow/tfjs-node-gpu', resolve);
+      expect(missing.ok).toBe(false);
+      expect(!missing.ok && missing.reason).toMatch(/installed without its libtensorflow binding .*npm rebuild @tensorflow\/tfjs-node-gpu/);
+      fs.mkdirSync(path.join(dir, 'lib', 'napi-v8'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'lib', 'napi-v8', 'tfjs_binding.node'), '');
+      expect(probeTfjsNode('@tensorflow/tfjs-node-gpu', resolve)).toEqual({ ok: true });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects an unknown backend name', async () => {

@@ -1,5 +1,6 @@
 // Picks and initialises the tfjs backend the engine runs on (best available first) and
 // registers the engine's gradients and the wasm matmul fix.
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -28,15 +29,31 @@ export interface InitBackendOptions {
   wasmMatMulFix?: boolean;
 }
 
-// Hidden from bundlers on purpose: the tfjs-node packages are optional and usually absent.
-function optionalRequire(id: string): unknown {
+/**
+ * Whether an optional tfjs-node package can run here: installed (an optional peer dependency:
+ * `npm install @tensorflow/tfjs-node-gpu` on a CUDA host), with the libtensorflow binding its
+ * install script downloads. Checked before requiring it: the package's import registers the whole
+ * tfjs union (its gradients too) before the binding fails to load.
+ */
+export function probeTfjsNode(
+  pkg: string,
+  resolve: (id: string) => string = require.resolve,
+): { ok: true } | { ok: false; reason: string } {
+  let dir: string;
   try {
-    return (module as NodeJS.Module).require(id);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw new Error(`${id} is installed but failed to load: ${(err as Error).message}`);
+    dir = path.dirname(resolve(`${pkg}/package.json`));
+  } catch {
+    return { ok: false, reason: `${pkg} is not installed` };
   }
+  const lib = path.join(dir, 'lib');
+  const napi = fs.existsSync(lib) ? fs.readdirSync(lib).filter((d) => /^napi-v\d+$/.test(d)) : [];
+  if (!napi.some((d) => fs.existsSync(path.join(lib, d, 'tfjs_binding.node')))) {
+    return {
+      ok: false,
+      reason: `${pkg} is installed without its libtensorflow binding (its install script downloads it: run \`npm rebuild ${pkg}\` with network, or set TFJS_NODE_CDN_STORAGE to a mirror)`,
+    };
+  }
+  return { ok: true };
 }
 
 function cpuModel(): string {
@@ -49,11 +66,23 @@ const TFJS_NODE = {
   cpu: ['@tensorflow/tfjs-node', 'CPU (libtensorflow)'],
 } as const;
 
-async function tryTensorflow(kinds: Array<keyof typeof TFJS_NODE> = ['gpu', 'cpu']): Promise<BackendInfo | undefined> {
+/** The tensorflow backend through one of the packages, or undefined with each reason in `skipped`. */
+async function tryTensorflow(kinds: Array<keyof typeof TFJS_NODE>, skipped: string[]): Promise<BackendInfo | undefined> {
   for (const kind of kinds) {
     const [pkg, device] = TFJS_NODE[kind];
-    if (optionalRequire(pkg) === undefined) continue;
+    const probe = probeTfjsNode(pkg);
+    if (!probe.ok) {
+      skipped.push(`tensorflow (${kind.toUpperCase()}): ${probe.reason}`);
+      continue;
+    }
+    try {
+      (module as NodeJS.Module).require(pkg); // hidden from bundlers: optional
+    } catch (err) {
+      skipped.push(`tensorflow (${kind.toUpperCase()}): ${pkg} failed to load: ${(err as Error).message}`);
+      continue;
+    }
     if (await tf.setBackend('tensorflow')) return { backend: 'tensorflow', device: kind === 'cpu' ? `${device}: ${cpuModel()}` : device };
+    skipped.push(`tensorflow (${kind.toUpperCase()}): ${pkg} loaded but its backend did not initialise`);
   }
   return undefined;
 }
@@ -84,11 +113,12 @@ export async function initBackend(preference: BackendPreference = 'auto', option
   const fix = options.wasmMatMulFix ?? true;
   switch (preference) {
     case 'tensorflow': {
-      const info = await tryTensorflow();
+      const why: string[] = [];
+      const info = await tryTensorflow(['gpu', 'cpu'], why);
       if (info) return info;
       throw new Error(
-        "Backend 'tensorflow' needs @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8.1) or @tensorflow/tfjs-node; " +
-          'neither is installed. Install one (it downloads libtensorflow) or choose wasm.',
+        "Backend 'tensorflow' needs @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8.1) or @tensorflow/tfjs-node with libtensorflow: " +
+          `${why.join('; ')}. Install one (its install downloads libtensorflow) or choose wasm.`,
       );
     }
     case 'webgpu':
@@ -106,18 +136,16 @@ export async function initBackend(preference: BackendPreference = 'auto', option
     case 'auto': {
       // Best first: libtensorflow on CUDA, a WebGPU adapter, libtensorflow on CPU, wasm, plain JS.
       const skipped: string[] = [];
-      const gpu = await tryTensorflow(['gpu']);
-      if (gpu) return gpu;
-      skipped.push('tensorflow (GPU): @tensorflow/tfjs-node-gpu is not installed');
+      const gpu = await tryTensorflow(['gpu'], skipped);
+      if (gpu) return { ...gpu, skipped };
       try {
         return { ...(await initWebgpu()), skipped };
       } catch (err) {
         if (!(err instanceof WebgpuUnavailableError)) throw err;
         skipped.push(`webgpu: ${err.message}`);
       }
-      const cpu = await tryTensorflow(['cpu']);
+      const cpu = await tryTensorflow(['cpu'], skipped);
       if (cpu) return { ...cpu, skipped };
-      skipped.push('tensorflow (CPU): @tensorflow/tfjs-node is not installed');
       try {
         return { ...(await initWasm(fix)), skipped };
       } catch (err) {
