@@ -7,6 +7,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerEngineGradients } from './gradients';
 import { installWasmKernelFixes } from './wasm-kernels';
+import { resolveWasmThreads, useWasmThreads, wasmThreadsInUse } from './wasm-threads';
 
 export type BackendPreference = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
 
@@ -23,6 +24,14 @@ export interface InitBackendOptions {
    * (buffer sharing) kernels; default true. Once installed they stay for the process.
    */
   wasmMatMulFix?: boolean;
+  /**
+   * wasm threads (XNNPACK's pool). Unset: an initialised wasm backend keeps its count, else
+   * 'auto'. 'auto': what tfjs picks in a browser, half the
+   * logical cores capped at 8, so threads are on where that is more than 1. A number asks for
+   * that many (capped at 8); 1 uses tfjs's single-threaded SIMD build. Changing the count of an
+   * initialised wasm backend re-creates it: tensors held on the old one are lost.
+   */
+  wasmThreads?: number | 'auto';
 }
 
 // Hidden from bundlers on purpose: the tfjs-node packages are optional and usually absent.
@@ -54,7 +63,7 @@ async function tryTensorflow(): Promise<BackendInfo | undefined> {
 
 let wasmPathSet = false;
 
-async function initWasm(fix: boolean): Promise<BackendInfo> {
+async function initWasm(fix: boolean, threads: number | 'auto' | undefined): Promise<BackendInfo> {
   if (!wasmPathSet) {
     // The .wasm binaries sit beside the package's main file; an absolute prefix works from
     // any cwd, inside worker_threads and after bundling.
@@ -62,10 +71,15 @@ async function initWasm(fix: boolean): Promise<BackendInfo> {
     setWasmPaths(dist + path.sep);
     wasmPathSet = true;
   }
+  // Left unset, an initialised wasm keeps its count (a second initBackend call in the same
+  // thread must not re-create the backend under the tensors of the first).
+  if (threads !== undefined || tf.findBackend('wasm') == null) useWasmThreads(resolveWasmThreads(threads));
   if (!(await tf.setBackend('wasm'))) throw new Error('The wasm backend failed to initialise (see the warning above).');
   if (fix) installWasmKernelFixes();
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
-  return { backend: 'wasm', device: `CPU (wasm${simd ? ' SIMD' : ''}): ${cpuModel()}`, simd, threads: 1 };
+  const n = wasmThreadsInUse();
+  const mode = `wasm${simd ? ' SIMD' : ''}${n > 1 ? `, ${n} threads` : ''}`;
+  return { backend: 'wasm', device: `CPU (${mode}): ${cpuModel()}`, simd, threads: n };
 }
 
 /**
@@ -90,7 +104,7 @@ export async function initBackend(preference: BackendPreference = 'auto', option
           'package and libvulkan1 on the host; support is tracked in issue 7. Use wasm meanwhile.',
       );
     case 'wasm':
-      return initWasm(fix);
+      return initWasm(fix, options.wasmThreads);
     case 'cpu':
       await tf.setBackend('cpu');
       return { backend: 'cpu', device: `CPU (plain JS): ${cpuModel()}` };
@@ -98,7 +112,7 @@ export async function initBackend(preference: BackendPreference = 'auto', option
       const native = await tryTensorflow();
       if (native) return native;
       try {
-        return await initWasm(fix);
+        return await initWasm(fix, options.wasmThreads);
       } catch {
         await tf.setBackend('cpu');
         return { backend: 'cpu', device: `CPU (plain JS): ${cpuModel()}` };

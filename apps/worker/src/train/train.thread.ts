@@ -46,7 +46,7 @@ const RESUMABLE = new Set(['lora', 'loraplus', 'vera', 'lorafa', 'loradrop', 'do
 async function main(): Promise<void> {
   const hp = input.hyperparams;
   const t = hp.training;
-  const backend = await initBackend(input.backend);
+  const backend = await initBackend(input.backend, { wasmThreads: input.wasmThreads ?? 'auto' });
   let loaded;
   try {
     loaded = await loadHfModel(input.modelDir);
