@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerEngineGradients } from './gradients';
-import { installWasmKernelFixes } from './wasm-kernels';
+import { installWasmKernelFixes, installWasmUnsortedSegmentSum } from './wasm-kernels';
 import { resolveWasmThreads, useWasmThreads, wasmThreadsInUse } from './wasm-threads';
 
 export type BackendPreference = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
@@ -76,6 +76,7 @@ async function initWasm(fix: boolean, threads: number | 'auto' | undefined): Pro
   if (threads !== undefined || tf.findBackend('wasm') == null) useWasmThreads(resolveWasmThreads(threads));
   if (!(await tf.setBackend('wasm'))) throw new Error('The wasm backend failed to initialise (see the warning above).');
   if (fix) installWasmKernelFixes();
+  installWasmUnsortedSegmentSum();
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
   const n = wasmThreadsInUse();
   const mode = `wasm${simd ? ' SIMD' : ''}${n > 1 ? `, ${n} threads` : ''}`;
