@@ -61,7 +61,7 @@ const grads: Record<string, { save?: string[]; saveOut?: boolean; saveAll?: bool
       }
       return {
         x: () => {
-          const flatIds = tf.reshape(indices, [indices.size]);
+          const flatIds = tf.reshape(indices, [indices.size]) as tf.Tensor1D;
           const rows = tf.reshape(dy as Tensor, [indices.size, ...x.shape.slice(1)]);
           return tf.unsortedSegmentSum(rows, flatIds, x.shape[0]);
         },

@@ -88,14 +88,14 @@ describe('wasm UnsortedSegmentSum', () => {
   });
 
   it('matches cpu on random data: repeated ids, ids out of [0, numSegments) dropped', async () => {
-    const cases: { x: number[]; ids: number[]; idShape: number[]; n: number }[] = [
-      { x: [40, 6], ids: Array.from({ length: 40 }, (_, i) => (i * 7) % 5), idShape: [40], n: 5 },
-      { x: [12, 3, 2], ids: [0, 3, -1, 3, 9, 2, 2, 2, 4, 0, -5, 1], idShape: [12], n: 5 },
-      { x: [8, 5], ids: [1, 1, 3, 2, 7, 3, 1, 2], idShape: [8], n: 3 },
+    const cases: { x: number[]; ids: number[]; n: number }[] = [
+      { x: [40, 6], ids: Array.from({ length: 40 }, (_, i) => (i * 7) % 5), n: 5 },
+      { x: [12, 3, 2], ids: [0, 3, -1, 3, 9, 2, 2, 2, 4, 0, -5, 1], n: 5 },
+      { x: [8, 5], ids: [1, 1, 3, 2, 7, 3, 1, 2], n: 3 },
     ];
     for (const [k, c] of cases.entries()) {
       const x = tf.randomUniform(c.x, -1, 1, 'float32', 10 + k);
-      const ids = tf.tensor(c.ids, c.idShape, 'int32');
+      const ids = tf.tensor1d(c.ids, 'int32');
       const want = await on('cpu', async () => tf.unsortedSegmentSum(x, ids, c.n));
       const wantData = (await want.data()) as Float32Array;
       const got = await on('wasm', async () => tf.unsortedSegmentSum(x, ids, c.n));
