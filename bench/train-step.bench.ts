@@ -1,6 +1,8 @@
 // Times training steps on one backend: full pretraining steps and LoRA steps, with the wasm
 // matmul fix on and off. Usage (after `npx swc apps libs scripts bench -d dist`):
 //   node dist/bench/train-step.bench.js [--backend wasm] [--d 256 --layers 4 --heads 4 --batch 8 --seq 128 --steps 3]
+//     [--fix off,on] [--threads 1,2]
+// Every line after the first prints its ratio to the first (the reference, same run).
 import * as tf from '@tensorflow/tfjs-core';
 import { Command } from 'commander';
 import { AdapterSet } from '@lora/adapters';
@@ -39,6 +41,7 @@ async function main(): Promise<void> {
     .option('--steps <n>', 'timed steps', '3')
     .option('--modes <list>', 'pretrain,lora', 'lora,pretrain')
     .option('--fix <list>', 'wasm matmul fix settings to time', 'off,on')
+    .option('--threads <list>', "wasm thread counts to time (numbers or 'auto')", '1')
     .parse()
     .opts();
   const config: Gpt2Config = {
@@ -52,13 +55,20 @@ async function main(): Promise<void> {
     tieWordEmbeddings: true,
   };
   const fixes = o.backend === 'wasm' ? (o.fix as string).split(',') : ['-'];
+  const threadCounts = o.backend === 'wasm' ? (o.threads as string).split(',').map((t) => (t === 'auto' ? 'auto' : +t)) : [1];
+  const reference = new Map<string, number>();
   for (const fix of fixes) {
-    const info = await initBackend(o.backend, { wasmMatMulFix: fix === 'on' });
-    for (const mode of (o.modes as string).split(',') as ('pretrain' | 'lora')[]) {
-      const ms = await timeSteps(mode, config, +o.batch, +o.seq, +o.steps);
-      console.log(
-        `${info.backend} fix=${fix} ${mode} d${o.d} L${o.layers} B${o.batch} T${o.seq}: ${ms.toFixed(0)} ms/step (tensors ${tf.memory().numTensors})`,
-      );
+    for (const threads of threadCounts) {
+      const info = await initBackend(o.backend, { wasmMatMulFix: fix === 'on', wasmThreads: threads });
+      for (const mode of (o.modes as string).split(',') as ('pretrain' | 'lora')[]) {
+        const ms = await timeSteps(mode, config, +o.batch, +o.seq, +o.steps);
+        const ref = reference.get(mode);
+        if (ref === undefined) reference.set(mode, ms);
+        const ratio = ref === undefined ? 'reference' : `${(ref / ms).toFixed(2)}x the first line's speed`;
+        console.log(
+          `${info.backend} fix=${fix} threads=${info.threads ?? 1} ${mode} d${o.d} L${o.layers} B${o.batch} T${o.seq}: ${ms.toFixed(0)} ms/step, ${ratio} (tensors ${tf.memory().numTensors})`,
+        );
+      }
     }
   }
 }

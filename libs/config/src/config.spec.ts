@@ -7,6 +7,13 @@ describe('loadConfig', () => {
     expect(c.db.databaseSchema).toBe('public');
     expect(c.redis.prefix).toBe('lora');
     expect(c.worker.slots).toBe(1);
+    expect(c.worker.wasmThreads).toBe('auto');
+  });
+  it('reads WORKER_WASM_THREADS as auto or a count from 1 to 8', () => {
+    expect(loadConfig({ WORKER_WASM_THREADS: '2' }).worker.wasmThreads).toBe(2);
+    expect(loadConfig({ WORKER_WASM_THREADS: 'auto' }).worker.wasmThreads).toBe('auto');
+    expect(() => loadConfig({ WORKER_WASM_THREADS: '0' })).toThrow(/WORKER_WASM_THREADS/);
+    expect(() => loadConfig({ WORKER_WASM_THREADS: 'many' })).toThrow(/WORKER_WASM_THREADS/);
   });
   it('names every bad variable', () => {
     expect(() => loadConfig({ API_PORT: 'abc', DATABASE_SCHEMA: 'Bad-Name', WORKER_BACKEND: 'tpu' })).toThrow(ConfigError);

@@ -38,6 +38,8 @@ const EnvFields = z.object({
   MODELS_DIR: z.string().default(path.join(ROOT, 'models')),
   WORKER_SLOTS: intFromEnv(1).pipe(z.number().min(1).max(64)),
   WORKER_BACKEND: z.enum(['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow']).default('auto'),
+  // wasm threads per training thread: 'auto' (half the logical cores, up to 8) or a count (1: off).
+  WORKER_WASM_THREADS: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(8)]).default('auto'),
   WORKER_HEARTBEAT_MS: intFromEnv(5000).pipe(z.number().min(100)),
   WORKER_HOST: z.string().optional(),
   // The device class this worker serves (auto: gpu for webgpu/CUDA backends, else cpu).
@@ -70,6 +72,7 @@ export type AppConfig = {
   worker: {
     slots: number;
     backend: 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
+    wasmThreads: number | 'auto';
     heartbeatMs: number;
     host?: string;
     deviceClass: 'auto' | 'gpu' | 'cpu';
@@ -111,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     worker: {
       slots: e.WORKER_SLOTS,
       backend: e.WORKER_BACKEND,
+      wasmThreads: e.WORKER_WASM_THREADS,
       heartbeatMs: e.WORKER_HEARTBEAT_MS,
       host: e.WORKER_HOST,
       deviceClass: e.WORKER_DEVICE_CLASS,

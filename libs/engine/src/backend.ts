@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerEngineGradients } from './gradients';
-import { installWasmKernelFixes } from './wasm-kernels';
+import { installWasmKernelFixes, installWasmUnsortedSegmentSum } from './wasm-kernels';
+import { resolveWasmThreads, useWasmThreads, wasmThreadsInUse } from './wasm-threads';
 import { initWebgpu, WebgpuUnavailableError } from './webgpu';
 
 export type BackendPreference = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
@@ -27,6 +28,14 @@ export interface InitBackendOptions {
    * (buffer sharing) kernels; default true. Once installed they stay for the process.
    */
   wasmMatMulFix?: boolean;
+  /**
+   * wasm threads (XNNPACK's pool). Unset: an initialised wasm backend keeps its count, else
+   * 'auto'. 'auto': what tfjs picks in a browser, half the
+   * logical cores capped at 8, so threads are on where that is more than 1. A number asks for
+   * that many (capped at 8); 1 uses tfjs's single-threaded SIMD build. Changing the count of an
+   * initialised wasm backend re-creates it: tensors held on the old one are lost.
+   */
+  wasmThreads?: number | 'auto';
 }
 
 /**
@@ -89,7 +98,7 @@ async function tryTensorflow(kinds: Array<keyof typeof TFJS_NODE>, skipped: stri
 
 let wasmPathSet = false;
 
-async function initWasm(fix: boolean): Promise<BackendInfo> {
+async function initWasm(fix: boolean, threads: number | 'auto' | undefined): Promise<BackendInfo> {
   if (!wasmPathSet) {
     // The .wasm binaries sit beside the package's main file; an absolute prefix works from
     // any cwd, inside worker_threads and after bundling.
@@ -97,10 +106,16 @@ async function initWasm(fix: boolean): Promise<BackendInfo> {
     setWasmPaths(dist + path.sep);
     wasmPathSet = true;
   }
+  // Left unset, an initialised wasm keeps its count (a second initBackend call in the same
+  // thread must not re-create the backend under the tensors of the first).
+  if (threads !== undefined || tf.findBackend('wasm') == null) useWasmThreads(resolveWasmThreads(threads));
   if (!(await tf.setBackend('wasm'))) throw new Error('The wasm backend failed to initialise (see the warning above).');
   if (fix) installWasmKernelFixes();
+  installWasmUnsortedSegmentSum();
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
-  return { backend: 'wasm', device: `CPU (wasm${simd ? ' SIMD' : ''}): ${cpuModel()}`, simd, threads: 1 };
+  const n = wasmThreadsInUse();
+  const mode = `wasm${simd ? ' SIMD' : ''}${n > 1 ? `, ${n} threads` : ''}`;
+  return { backend: 'wasm', device: `CPU (${mode}): ${cpuModel()}`, simd, threads: n };
 }
 
 /**
@@ -129,7 +144,7 @@ export async function initBackend(preference: BackendPreference = 'auto', option
         throw new Error(`Backend 'webgpu' is not available here: ${err.message}. Choose auto, wasm or cpu.`, { cause: err });
       }
     case 'wasm':
-      return initWasm(fix);
+      return initWasm(fix, options.wasmThreads);
     case 'cpu':
       await tf.setBackend('cpu');
       return { backend: 'cpu', device: `CPU (plain JS): ${cpuModel()}` };
@@ -147,7 +162,7 @@ export async function initBackend(preference: BackendPreference = 'auto', option
       const cpu = await tryTensorflow(['cpu'], skipped);
       if (cpu) return { ...cpu, skipped };
       try {
-        return { ...(await initWasm(fix)), skipped };
+        return { ...(await initWasm(fix, options.wasmThreads)), skipped };
       } catch (err) {
         skipped.push(`wasm: ${(err as Error).message}`);
         await tf.setBackend('cpu');

@@ -62,6 +62,24 @@ const grads: Record<string, { save?: string[]; saveOut?: boolean; saveAll?: bool
       return { a: () => tf.matMul(b, dy, true, true), b: () => tf.matMul(dy, a, true, true) };
     },
   },
+  // The gradient of a gather along axis 0 (an embedding lookup): scatter-add dy's rows back.
+  GatherV2: {
+    save: ['x', 'indices'],
+    f: (dy, [x, indices], attrs) => {
+      const { axis, batchDims } = attrs as unknown as { axis: number; batchDims: number };
+      if (tf.util.parseAxisParam(axis, x.shape)[0] !== 0 || (batchDims ?? 0) !== 0) {
+        throw new Error('GatherV2 gradient: only axis 0 without batchDims is implemented');
+      }
+      return {
+        x: () => {
+          const flatIds = tf.reshape(indices, [indices.size]) as tf.Tensor1D;
+          const rows = tf.reshape(dy as Tensor, [indices.size, ...x.shape.slice(1)]);
+          return tf.unsortedSegmentSum(rows, flatIds, x.shape[0]);
+        },
+        indices: () => tf.zerosLike(indices),
+      };
+    },
+  },
   Reshape: { save: ['x'], f: (dy, [x]) => ({ x: () => tf.reshape(dy as Tensor, x.shape) }) },
   Transpose: {
     f: (dy, _s, attrs) => {

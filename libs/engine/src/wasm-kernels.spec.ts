@@ -78,6 +78,62 @@ describe('wasm kernel fixes', () => {
   });
 });
 
+describe('wasm UnsortedSegmentSum', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+
+  afterAll(async () => {
+    await initBackend('cpu');
+  });
+
+  it('matches cpu on random data: repeated ids, ids out of [0, numSegments) dropped', async () => {
+    const cases: { x: number[]; ids: number[]; n: number }[] = [
+      { x: [40, 6], ids: Array.from({ length: 40 }, (_, i) => (i * 7) % 5), n: 5 },
+      { x: [12, 3, 2], ids: [0, 3, -1, 3, 9, 2, 2, 2, 4, 0, -5, 1], n: 5 },
+      { x: [8, 5], ids: [1, 1, 3, 2, 7, 3, 1, 2], n: 3 },
+    ];
+    for (const [k, c] of cases.entries()) {
+      const x = tf.randomUniform(c.x, -1, 1, 'float32', 10 + k);
+      const ids = tf.tensor1d(c.ids, 'int32');
+      const want = await on('cpu', async () => tf.unsortedSegmentSum(x, ids, c.n));
+      const wantData = (await want.data()) as Float32Array;
+      const got = await on('wasm', async () => tf.unsortedSegmentSum(x, ids, c.n));
+      expect(got.shape).toEqual(want.shape);
+      expect(maxDiff((await got.data()) as Float32Array, wantData)).toBeLessThan(1e-6);
+      tf.dispose([x, ids, want, got]);
+    }
+    // A dropped id contributes nothing: segment sums over only in-range rows.
+    await initBackend('wasm');
+    const s = await tf.unsortedSegmentSum(tf.tensor1d([1, 10, 100]), tf.tensor1d([0, 2, -1], 'int32'), 2).data();
+    expect(Array.from(s)).toEqual([1, 0]);
+  });
+
+  it('the gradient of a loss through tf.gather of an embedding table is the same on wasm as on cpu', async () => {
+    const table = tf.variable(tf.randomUniform([11, 6], -1, 1, 'float32', 21));
+    const ids = tf.tensor2d([3, 1, 3, 0, 10, 3, 7, 1], [2, 4], 'int32');
+    const w = tf.randomUniform([6, 4], -1, 1, 'float32', 22);
+    const grad = async (backend: 'cpu' | 'wasm') =>
+      on(backend, async () => {
+        const { value, grads } = tf.variableGrads(
+          () => tf.sum(tf.square(tf.matMul(tf.reshape(tf.gather(table, ids), [8, 6]), w))) as tf.Scalar,
+          [table],
+        );
+        const out = { loss: (await value.data())[0], g: (await grads[table.name].data()) as Float32Array };
+        tf.dispose([value, grads[table.name]]);
+        return out;
+      });
+    const cpu = await grad('cpu');
+    const wasm = await grad('wasm');
+    expect(Math.abs(wasm.loss - cpu.loss)).toBeLessThan(1e-4);
+    expect(maxDiff(wasm.g, cpu.g)).toBeLessThan(1e-4);
+    // Row 3 appears three times, rows never gathered get zero.
+    expect(Math.abs(cpu.g[3 * 6])).toBeGreaterThan(0);
+    expect(Array.from(cpu.g.subarray(2 * 6, 3 * 6))).toEqual([0, 0, 0, 0, 0, 0]);
+    tf.dispose([table, ids, w]);
+  });
+});
+
 describe('initBackend', () => {
   afterAll(async () => {
     await initBackend('cpu');

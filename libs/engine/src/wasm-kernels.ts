@@ -114,3 +114,48 @@ export function installWasmKernelFixes(): boolean {
   installed = true;
   return true;
 }
+
+interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/**
+ * UnsortedSegmentSum, which wasm lacks (the gradient of a gather: trainable embeddings), as a
+ * JS loop over the wasm heap: out[s, ...] = sum of x[i, ...] over i with segmentIds[i] = s;
+ * ids outside [0, numSegments) are dropped (tf semantics). segmentIds may have any rank r; it
+ * indexes x's first r axes. Idempotent; call after `tf.setBackend('wasm')`.
+ */
+export function installWasmUnsortedSegmentSum(): void {
+  if (tf.getKernel('UnsortedSegmentSum', 'wasm') != null) return;
+  const kernelFunc = ({
+    inputs,
+    backend,
+    attrs,
+  }: {
+    inputs: { x: TensorInfo; segmentIds: TensorInfo };
+    backend: WasmHeapBackend;
+    attrs: { numSegments: number };
+  }) => {
+    const { x, segmentIds } = inputs;
+    const numSegments = attrs.numSegments;
+    const rows = tf.util.sizeFromShape(segmentIds.shape);
+    const innerShape = x.shape.slice(segmentIds.shape.length);
+    const inner = tf.util.sizeFromShape(innerShape);
+    const out = backend.makeOutput([numSegments, ...innerShape], x.dtype);
+    // Views after the allocation: a heap growth detaches older ones.
+    const o = backend.typedArrayFromHeap(out);
+    const xs = backend.typedArrayFromHeap(x);
+    const ids = backend.typedArrayFromHeap(segmentIds);
+    o.fill(0);
+    for (let i = 0; i < rows; i++) {
+      const s = ids[i];
+      if (s < 0 || s >= numSegments) continue;
+      const src = i * inner;
+      const dst = s * inner;
+      for (let j = 0; j < inner; j++) o[dst + j] += xs[src + j];
+    }
+    return out;
+  };
+  tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc });
+}

@@ -26,7 +26,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
 
   async onApplicationBootstrap(): Promise<void> {
     // Probe the backend once here so the fleet view shows what this host can run.
-    const b = await initBackend(this.config.worker.backend);
+    const b = await initBackend(this.config.worker.backend, { wasmThreads: this.config.worker.wasmThreads });
     this.backend = b.backend;
     const gpuBackend = b.backend === 'webgpu' || (b.backend === 'tensorflow' && /gpu|cuda/i.test(b.device));
     this.deviceClass = this.config.worker.deviceClass === 'auto' ? (gpuBackend ? 'gpu' : 'cpu') : this.config.worker.deviceClass;

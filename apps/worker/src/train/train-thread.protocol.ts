@@ -12,6 +12,8 @@ export interface TrainThreadInput {
   splitSeed: number;
   hyperparams: TrialHyperparams;
   backend: 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
+  /** wasm threads (WORKER_WASM_THREADS); absent: 'auto'. */
+  wasmThreads?: number | 'auto';
   /** 'probe': run LoRA-drop's probe stage only (importance), no full training. */
   kind: 'train' | 'probe';
   /** LoRA-drop full run: the modules its plan selected (no in-trial probe then). */

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     mark = now;
     return Math.round(ms * 10) / 10;
   };
-  const backend = await initBackend(input.backend);
+  const backend = await initBackend(input.backend, { wasmThreads: input.wasmThreads ?? 'auto' });
   const backendMs = lap();
   let loaded;
   try {

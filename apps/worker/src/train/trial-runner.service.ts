@@ -179,6 +179,7 @@ export class TrialRunner {
       splitSeed: sweep.dataset.splitSeed,
       hyperparams: hp,
       backend: this.config.worker.backend,
+      wasmThreads: this.config.worker.wasmThreads,
       awaitVerdict: trial.kind === 'train' && Boolean((sweep.spec as unknown as SweepSpec).earlyStopping),
       kind: trial.kind === 'probe' ? 'probe' : 'train',
       selected: trial.planId ? ((await this.plans.findById(trial.planId))?.selected as string[] | undefined) : undefined,
