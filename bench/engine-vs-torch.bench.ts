@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   const threads = +o.threads;
   const torch =
     o.torchDevice === 'none' ? new Map<string, TorchResult>() : runTorch(o.torchScript, o.torchDevice, threads, configs, +o.steps);
-  const info = await initBackend(o.backend as BackendPreference, threads ? ({ threads } as object) : {});
+  const info = await initBackend(o.backend as BackendPreference, threads ? { wasmThreads: threads } : {});
   for (const kv of o.flag as string[]) {
     const [k, v] = kv.split('=');
     tf.env().set(k, v === 'true' ? true : v === 'false' ? false : Number.isNaN(+v) ? v : +v);

@@ -3,13 +3,8 @@
 //   node dist/scripts/backend-parity.js --backend webgpu      (on the accelerator machine)
 //   node dist/scripts/backend-parity.js --backend wasm
 import { Command } from 'commander';
-import { compareBackends, PARITY_VARIANTS } from '@lora/adapters/testing';
+import { compareBackends, PARITY_VARIANTS, parityOk } from '@lora/adapters/testing';
 import { BackendPreference, initBackend } from '@lora/engine';
-
-// float32 with different summation orders, through 8 Adam steps at lr 2e-3 (LoRA+: B at 16x).
-export const LOSS_RTOL = 1e-4;
-// Adam turns float noise in near-zero gradients into lr-sized steps: weights get a looser bound.
-export const WEIGHT_TOL = (maxWeight: number) => 2e-3 * maxWeight + 1e-5;
 
 async function main(): Promise<void> {
   const o = new Command()
@@ -27,7 +22,7 @@ async function main(): Promise<void> {
   for (const [name, variant, config, lrRatio = 1] of PARITY_VARIANTS) {
     if (only && !only.has(name)) continue;
     const r = await compareBackends(name, variant, config, 'cpu', info.backend);
-    const ok = r.maxLossRelDiff <= LOSS_RTOL && r.maxWeightDiff <= lrRatio * WEIGHT_TOL(r.maxWeight);
+    const ok = parityOk(r, lrRatio);
     if (!ok) failed++;
     console.log(
       `| ${name} | ${r.maxLossRelDiff.toExponential(2)} | ${r.maxWeightDiff.toExponential(2)} | ${r.maxWeight.toFixed(3)} | ${ok ? 'PASS' : 'FAIL'} |`,
