@@ -20,6 +20,8 @@ wasm=.carry/bench/node_modules/@tensorflow/tfjs-backend-wasm
 rm -rf "$wasm" && mkdir -p "$wasm/dist"
 cp node_modules/@tensorflow/tfjs-backend-wasm/package.json "$wasm/"
 cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.node.js "$wasm/dist/"
+# The threaded build (libs/engine/src/wasm-threads.ts loads it by path).
+mkdir -p "$wasm/wasm-out" && cp node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.* "$wasm/wasm-out/"
 [ -s .carry/node.xz ] || xz -T2 -6 -c "$(readlink -f "$(command -v node)")" >.carry/node.xz
 dawn=node_modules/webgpu/dist/linux-x64/dawn.node
 if [ -f "$dawn" ] && { [ ! -s .carry/dawn.node.xz ] || [ "$dawn" -nt .carry/dawn.node.xz ]; }; then xz -T2 -9 -c "$dawn" >.carry/dawn.node.xz; fi

@@ -1,5 +1,6 @@
 // wasm with 2 threads in Node (threads forced on through wasm-threads.ts), against cpu, from
 // the main thread and from a worker_threads thread (where the worker process trains).
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
@@ -87,5 +88,29 @@ describe('wasm threads', () => {
     } finally {
       await worker.terminate();
     }
+  });
+  it('lets a process that used 2 threads exit on its own (the pool does not hold the event loop)', () => {
+    const entry = `
+      const tf = require('@tensorflow/tfjs-core');
+      const { initBackend } = require(${JSON.stringify(path.join(__dirname, 'backend.ts'))});
+      (async () => {
+        const info = await initBackend('wasm', { wasmThreads: 2 });
+        const p = tf.matMul(tf.ones([64, 64]), tf.ones([64, 64]));
+        console.log(JSON.stringify({ threads: info.threads, v: (await p.data())[0] }));
+      })();
+    `;
+    const code = buildSync({
+      stdin: { contents: entry, resolveDir: __dirname, loader: 'js' },
+      bundle: true,
+      write: false,
+      platform: 'node',
+      format: 'cjs',
+      external: ['@tensorflow/*'],
+      logLevel: 'silent',
+    }).outputFiles[0].text;
+    const r = spawnSync(process.execPath, ['-e', code], { cwd: path.join(__dirname, '..', '..', '..'), encoding: 'utf8', timeout: 60_000 });
+    expect(r.error).toBeUndefined(); // no timeout: it exited by itself
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ threads: 2, v: 64 });
   });
 });

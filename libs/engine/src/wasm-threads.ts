@@ -37,6 +37,8 @@ interface EmscriptenInfo {
 interface ThreadedModule {
   cwrap(name: string, ret: string | null, args: string[]): (...a: number[]) => unknown;
   tfjs?: Record<string, unknown>;
+  /** Emscripten's pthread bookkeeping: its Node workers. */
+  PThread?: { runningWorkers?: Array<{ unref?(): void }>; unusedWorkers?: Array<{ unref?(): void }> };
 }
 type ModuleFactory = (config: Record<string, unknown>) => Promise<ThreadedModule>;
 
@@ -95,7 +97,11 @@ function threadedFactory(threads: number): Factory {
       dispose: module.cwrap('dispose', null, []),
     };
     wasmPkg.setThreadsCount(threads);
-    return new wasmPkg.BackendWasm(module as never);
+    const backend = new wasmPkg.BackendWasm(module as never);
+    // The pool's pthreads run for the life of the backend, and emscripten keeps a running
+    // pthread's Node worker referenced: without this a process that used them never exits.
+    for (const w of [...(module.PThread?.runningWorkers ?? []), ...(module.PThread?.unusedWorkers ?? [])]) w.unref?.();
+    return backend;
   };
 }
 
