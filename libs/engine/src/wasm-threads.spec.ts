@@ -14,6 +14,19 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/** Bundles a small CommonJS entry over the engine's TypeScript (tfjs external) into one script. */
+function bundle(entry: string): string {
+  return buildSync({
+    stdin: { contents: entry, resolveDir: __dirname, loader: 'js' },
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'cjs',
+    external: ['@tensorflow/*'],
+    logLevel: 'silent',
+  }).outputFiles[0].text;
+}
+
 describe('wasm threads', () => {
   afterAll(async () => {
     await initBackend('cpu');
@@ -66,15 +79,7 @@ describe('wasm threads', () => {
         parentPort.postMessage({ threads: info.threads, product: Array.from(await tf.matMul(a, b).data()) });
       })().catch((e) => parentPort.postMessage({ error: String((e && e.stack) || e) }));
     `;
-    const code = buildSync({
-      stdin: { contents: entry, resolveDir: __dirname, loader: 'js' },
-      bundle: true,
-      write: false,
-      platform: 'node',
-      format: 'cjs',
-      external: ['@tensorflow/*'],
-      logLevel: 'silent',
-    }).outputFiles[0].text;
+    const code = bundle(entry);
     const worker = new Worker(code, { eval: true });
     try {
       const msg = await new Promise<{ threads?: number; product?: number[]; error?: string }>((resolve, reject) => {
@@ -99,15 +104,7 @@ describe('wasm threads', () => {
         console.log(JSON.stringify({ threads: info.threads, v: (await p.data())[0] }));
       })();
     `;
-    const code = buildSync({
-      stdin: { contents: entry, resolveDir: __dirname, loader: 'js' },
-      bundle: true,
-      write: false,
-      platform: 'node',
-      format: 'cjs',
-      external: ['@tensorflow/*'],
-      logLevel: 'silent',
-    }).outputFiles[0].text;
+    const code = bundle(entry);
     const r = spawnSync(process.execPath, ['-e', code], { cwd: path.join(__dirname, '..', '..', '..'), encoding: 'utf8', timeout: 60_000 });
     expect(r.error).toBeUndefined(); // no timeout: it exited by itself
     expect(r.status).toBe(0);
