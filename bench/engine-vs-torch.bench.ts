@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Command } from 'commander';
 import { AdapterSet } from '@lora/adapters';
 import { BackendPreference, Gpt2Config, Gpt2Model, initBackend, Rng, train } from '@lora/engine';
+import { msPerCall } from './support/device-timing';
 
 interface TorchResult {
   config: string;
@@ -82,21 +83,7 @@ async function timeOurs(s: Shape, vocab: number, steps: number, profile: boolean
   // Forward only (loss, no gradient), timed to a host read of the last loss.
   const inputs = tf.tensor2d(batch.inputs, [s.batch, s.seq], 'int32');
   const targets = tf.tensor2d(batch.targets, [s.batch, s.seq], 'int32');
-  const fwd = () => tf.tidy(() => model.loss(inputs, targets, { adapters }));
-  for (let i = 0; i < 2; i++) {
-    const l = fwd();
-    await l.data();
-    l.dispose();
-  }
-  const t0 = performance.now();
-  let last: tf.Scalar | null = null;
-  for (let i = 0; i < steps; i++) {
-    last?.dispose();
-    last = fwd();
-  }
-  await last!.data();
-  last!.dispose();
-  const forwardMs = (performance.now() - t0) / steps;
+  const forwardMs = await msPerCall(() => tf.tidy(() => model.loss(inputs, targets, { adapters })), steps, 2);
   // Host→device uploads and GPU buffer creations in one step (webgpu): each costs host time.
   let uploads = 0;
   let buffers = 0;

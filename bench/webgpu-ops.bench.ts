@@ -4,26 +4,8 @@
 //   node dist/bench/webgpu-ops.bench.js [--backend webgpu] [--d 1024 --tokens 4096]
 import * as tf from '@tensorflow/tfjs-core';
 import { Command } from 'commander';
-import { BackendPreference, initBackend } from '@lora/engine';
-
-async function wall(f: () => tf.Tensor, reps: number): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    const t = f();
-    await t.data();
-    t.dispose();
-  }
-  const t0 = performance.now();
-  let last: tf.Tensor | null = null;
-  for (let i = 0; i < reps; i++) {
-    last?.dispose();
-    last = f();
-  }
-  // Sync on one element: reading the whole output back would time the copy, not the op.
-  const probe = tf.tidy(() => tf.slice(tf.reshape(last!, [-1]), 0, 1));
-  await probe.data();
-  tf.dispose([last!, probe]);
-  return (performance.now() - t0) / reps;
-}
+import { BackendPreference, initBackend, useTiledMatMul } from '@lora/engine';
+import { msPerCall } from './support/device-timing';
 
 async function maxDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
   const d = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))));
@@ -74,18 +56,18 @@ async function main(): Promise<void> {
       if (err > 1e-2 * Math.sqrt(k)) throw new Error(`${name} ${label}: max |diff| ${err}`);
     }
     // The engine's tiled kernel (where the shape fits) against tfjs's own, same inputs.
-    process.env.LORA_WEBGPU_TILED_MATMUL = '0';
+    useTiledMatMul(false);
     const tfjsRef = tf.matMul(a, b);
-    const tfjsMs = await wall(() => tf.matMul(a, b), reps);
-    delete process.env.LORA_WEBGPU_TILED_MATMUL;
+    const tfjsMs = await msPerCall(() => tf.matMul(a, b), reps);
+    useTiledMatMul(true);
     const tiledErr = await maxDiff(ref, tfjsRef);
     tfjsRef.dispose();
     if (tiledErr > 1e-3 * Math.sqrt(k)) throw new Error(`${name}: engine matmul differs from tfjs's by ${tiledErr}`);
-    const nnMs = await wall(() => tf.matMul(a, b), reps);
-    const ntMs = await wall(() => tf.matMul(a, bt, false, true), reps);
-    const ntExplicit = await wall(() => tf.tidy(() => tf.matMul(a, tf.transpose(bt))), reps);
-    const tnMs = await wall(() => tf.matMul(at, b, true, false), reps);
-    const tnExplicit = await wall(() => tf.tidy(() => tf.matMul(tf.transpose(at), b)), reps);
+    const nnMs = await msPerCall(() => tf.matMul(a, b), reps);
+    const ntMs = await msPerCall(() => tf.matMul(a, bt, false, true), reps);
+    const ntExplicit = await msPerCall(() => tf.tidy(() => tf.matMul(a, tf.transpose(bt))), reps);
+    const tnMs = await msPerCall(() => tf.matMul(at, b, true, false), reps);
+    const tnExplicit = await msPerCall(() => tf.tidy(() => tf.matMul(tf.transpose(at), b)), reps);
     const tflops = (2 * m * k * nn) / (nnMs * 1e9);
     console.log(
       `| ${name} | ${m}×${k}×${nn} | ${nnMs.toFixed(3)} | ${tflops.toFixed(2)} | ${tfjsMs.toFixed(3)} | ${((2 * m * k * nn) / (tfjsMs * 1e9)).toFixed(2)} | ${(nnMs / tfjsMs).toFixed(2)} | ${ntMs.toFixed(3)} | ${ntExplicit.toFixed(3)} | ${tnMs.toFixed(3)} | ${tnExplicit.toFixed(3)} |`,
@@ -100,7 +82,7 @@ async function main(): Promise<void> {
     ['a new scalar per op', () => tf.scalar(1e-3)],
     ['a kept scalar', () => c],
   ] as const) {
-    const chainMs = await wall(
+    const chainMs = await msPerCall(
       () =>
         tf.tidy(() => {
           let y: tf.Tensor = x;

@@ -6,18 +6,15 @@
 // `constant` returns. Values that change every step (the learning rate) stay `tf.scalar`.
 import * as tf from '@tensorflow/tfjs-core';
 
-const byBackend = new Map<string, Map<number, tf.Scalar>>();
+const onGpu = new Map<number, tf.Scalar>();
 
-/** A kept float32 scalar on the current backend. */
+/** A float32 scalar on the current backend: kept and shared on webgpu, a plain tf.scalar elsewhere. */
 export function constant(value: number): tf.Scalar {
-  const name = tf.getBackend();
-  if (name !== 'webgpu') return tf.scalar(value);
-  let cache = byBackend.get(name);
-  if (!cache) byBackend.set(name, (cache = new Map()));
-  let t = cache.get(value);
+  if (tf.getBackend() !== 'webgpu') return tf.scalar(value);
+  let t = onGpu.get(value);
   if (!t || t.isDisposed) {
     t = tf.keep(tf.scalar(value));
-    cache.set(value, t);
+    onGpu.set(value, t);
   }
   return t;
 }

@@ -3,6 +3,7 @@
 // ModelAdapters seam; nothing variant-specific lives here.
 import * as tf from '@tensorflow/tfjs-core';
 import { constant } from './constants';
+import { normalizeRows } from './layer-norm';
 import { fusedGeluNew, fusedKernelsActive, fusedLayerNorm } from './webgpu-kernels';
 import type { ForwardContext, ModelAdapters } from './adapter-hooks';
 import type { Gpt2Config } from './io/hf-config';
@@ -305,11 +306,7 @@ export class Gpt2Model {
     const gamma = this.vars.get(`${prefix}.weight`)!;
     const beta = this.vars.get(`${prefix}.bias`)!;
     if (fusedKernelsActive(x.shape[0])) return fusedLayerNorm(x, gamma, beta, this.config.layerNormEpsilon);
-    const mean = tf.mean(x, -1, true);
-    const centered = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(centered), -1, true);
-    const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, constant(this.config.layerNormEpsilon))));
-    return tf.add(tf.mul(normed, gamma), beta) as tf.Tensor2D;
+    return tf.add(tf.mul(normalizeRows(x, this.config.layerNormEpsilon), gamma), beta) as tf.Tensor2D;
   }
 
   private activation(x: tf.Tensor2D): tf.Tensor2D {

@@ -5,6 +5,7 @@
 // The math is the composite's, term for term; scripts/backend-parity.ts checks training on webgpu
 // against cpu. Other backends keep the composite ops (wasm's per-op cost is small).
 import * as tf from '@tensorflow/tfjs-core';
+import { normalizeRows } from './layer-norm';
 import type { KernelConfig, KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
 
 /** What a program needs from tfjs-backend-webgpu 4.22's WebGPUBackend. */
@@ -334,6 +335,13 @@ export function tiledMatMulFits(
   );
 }
 
+let tiledMatMulOn = true;
+
+/** Turns the tiled matmul off (tfjs's own kernel for every product) or back on: for comparisons. */
+export function useTiledMatMul(on: boolean): void {
+  tiledMatMulOn = on;
+}
+
 /** Wraps tfjs's BatchMatMul for webgpu: tile-aligned plain products take the tiled kernel. */
 function installTiledMatMul(): void {
   const original = tf.getKernel('BatchMatMul', 'webgpu');
@@ -344,7 +352,7 @@ function installTiledMatMul(): void {
     const { transposeA, transposeB } = args.attrs;
     const be = args.backend;
     const floatBuffers = be.tensorMap.get(a.dataId)?.dtype === 'float32' && be.tensorMap.get(b.dataId)?.dtype === 'float32';
-    if (process.env.LORA_WEBGPU_TILED_MATMUL === '0' || !floatBuffers || !tiledMatMulFits(a, b, transposeA, transposeB)) return inner(args);
+    if (!tiledMatMulOn || !floatBuffers || !tiledMatMulFits(a, b, transposeA, transposeB)) return inner(args);
     const [m, k] = a.shape.slice(-2);
     const n = b.shape[b.shape.length - 1];
     const batch = a.shape.length === 3 ? a.shape[0] : 1;
@@ -376,11 +384,7 @@ export function registerWebgpuKernels(): void {
     gradFunc: (d, [x, gamma], attrs) => {
       const dy = d as Tensor;
       // γ and β gradients (pretraining only: LoRA freezes them) from the normalised input.
-      const xhat = () => {
-        const mean = tf.mean(x, -1, true);
-        const c = tf.sub(x, mean);
-        return tf.mul(c, tf.rsqrt(tf.add(tf.mean(tf.square(c), -1, true), tf.scalar(attrs.eps as number))));
-      };
+      const xhat = () => normalizeRows(x, attrs.eps as number);
       return {
         x: () => tf.engine().runKernel('LoraLayerNormGradX', { dy, x, gamma }, attrs) as Tensor,
         gamma: () => tf.sum(tf.mul(dy, xhat()), 0),
