@@ -4,8 +4,7 @@
 // scores the triplets (E_i, A_i·, B_·i); the lowest-scored E entries are zeroed down to a cubic
 // budget schedule. The loss carries PEFT's orthogonality regulariser on A and B.
 import * as tf from '@tensorflow/tfjs-core';
-import { constant } from '@lora/engine';
-import type { ForwardContext, Rng, StepContext } from '@lora/engine';
+import { constant, type ForwardContext, type Rng, type StepContext } from '@lora/engine';
 import type { AdapterTensor, ModuleAdapter, ModuleInfo, VariantDefinition } from './adapter';
 import { foldDelta } from './additive-merge';
 

@@ -3,8 +3,7 @@
 // no gradient and no optimizer state). The updates telescope, so the trained model is
 // W0 + s((1+λ) B_T A_T − λ B_K A_K): exported as that rank-2r LoRA over the original base.
 import * as tf from '@tensorflow/tfjs-core';
-import { constant } from '@lora/engine';
-import type { Rng } from '@lora/engine';
+import { constant, type Rng } from '@lora/engine';
 import type { AdapterTensor, ModuleInfo, VariantDefinition } from './adapter';
 import { LORA_DEFAULTS, LoraModule, loraVariant, type LoraConfig } from './lora';
 

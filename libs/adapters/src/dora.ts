@@ -1,8 +1,7 @@
 // DoRA (Liu et al. 2024, PEFT's DoraLinearLayer): W' = m ⊙ (W + s·B A) / ||W + s·B A||, the norm
 // per output row and detached from the gradient; m [out] starts at ||W|| so step 0 is the base model.
 import * as tf from '@tensorflow/tfjs-core';
-import { constant } from '@lora/engine';
-import type { ForwardContext, Rng } from '@lora/engine';
+import { constant, type ForwardContext, type Rng } from '@lora/engine';
 import type { AdapterTensor, ModuleAdapter, ModuleInfo, VariantDefinition } from './adapter';
 import { LORA_DEFAULTS, LoraConfig, LoraModule, loraVariant } from './lora';
 

@@ -1,8 +1,7 @@
 // LoRA (Hu et al. 2021, PEFT's LoraLayer): y = x W + b + s · dropout(x) Aᵀ Bᵀ,
 // A [r, in] ~ U(-1/sqrt(in), 1/sqrt(in)), B [out, r] = 0, s = alpha / r (alpha / sqrt(r) rsLoRA).
 import * as tf from '@tensorflow/tfjs-core';
-import { constant } from '@lora/engine';
-import type { ForwardContext, Rng } from '@lora/engine';
+import { constant, type ForwardContext, type Rng } from '@lora/engine';
 import type { AdapterTensor, ModuleAdapter, ModuleInfo, VariantDefinition } from './adapter';
 import { foldDelta } from './additive-merge';
 

@@ -3,16 +3,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './backend';
 import { gradCheck } from './testing/grad-check';
 import { tinyModel, tokens } from './testing/tiny-model';
+import { maxDiff } from './testing/compare';
 
 async function on<T>(backend: 'cpu' | 'wasm', f: () => Promise<T>): Promise<T> {
   await initBackend(backend);
   return f();
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
 }
 
 describe('wasm kernel fixes', () => {

@@ -7,12 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { buildSync } from 'esbuild';
 import { initBackend } from './backend';
 import { resolveWasmThreads } from './wasm-threads';
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
+import { maxDiff } from './testing/compare';
 
 /** Bundles a small CommonJS entry over the engine's TypeScript (tfjs external) into one script. */
 function bundle(entry: string): string {

@@ -40,12 +40,7 @@ export function identical(a: Float32Array, b: Float32Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
+export { maxDiff } from '../../../engine/src/testing/compare';
 
 /** Host copies of every base weight, to prove they stay bit-identical. */
 export async function snapshotWeights(model: Gpt2Model): Promise<Map<string, Float32Array>> {
