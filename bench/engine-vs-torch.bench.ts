@@ -65,6 +65,39 @@ function runTorch(script: string, device: string, threads: number, configs: stri
   return out;
 }
 
+/**
+ * Host time per kernel over `steps` steps: wall time spent inside the engine's top-level
+ * runKernel calls (tfjs bookkeeping + the backend's encoding; the GPU runs asynchronously), and
+ * the rest of the step (autodiff, tidy, our JS) as "outside kernels".
+ */
+async function hostProfile(run: () => Promise<number>, steps: number) {
+  const engine = tf.engine() as unknown as { runKernel: (...a: unknown[]) => unknown };
+  const orig = engine.runKernel;
+  const by = new Map<string, [number, number]>();
+  let depth = 0;
+  engine.runKernel = function (this: unknown, ...a: unknown[]) {
+    if (depth > 0) return orig.apply(this, a);
+    depth++;
+    const t0 = performance.now();
+    try {
+      return orig.apply(this, a);
+    } finally {
+      depth--;
+      const e = by.get(a[0] as string) ?? [0, 0];
+      by.set(a[0] as string, [e[0] + performance.now() - t0, e[1] + 1]);
+    }
+  };
+  let wall: number;
+  try {
+    wall = await run();
+  } finally {
+    engine.runKernel = orig;
+  }
+  const inKernels = [...by.values()].reduce((a, e) => a + e[0], 0);
+  const rows = [...by.entries()].map(([n, [ms, c]]) => [n, ms / steps, c / steps] as [string, number, number]).sort((a, b) => b[1] - a[1]);
+  return { wallMs: wall / steps, inKernelsMs: inKernels / steps, rows };
+}
+
 async function timeOurs(s: Shape, vocab: number, steps: number, profile: boolean) {
   const config = gptConfig(s, vocab);
   const model = Gpt2Model.random(config, { seed: 0 });
@@ -107,6 +140,14 @@ async function timeOurs(s: Shape, vocab: number, steps: number, profile: boolean
     await train({ model, adapters, batcher, steps: 1, lr: 1e-3, logEvery: 1 });
     console.log(`one step: ${uploads} uploads from the host, ${buffers} GPU buffers created`);
   }
+  let host: Awaited<ReturnType<typeof hostProfile>> | null = null;
+  if (profile) {
+    host = await hostProfile(async () => {
+      const t0 = performance.now();
+      await train({ model, adapters, batcher, steps, lr: 1e-3, logEvery: steps });
+      return performance.now() - t0;
+    }, steps);
+  }
   let kernels: Array<[string, number, number]> = [];
   let opsPerStep = 0;
   let matmuls: Array<[string, number, number]> = [];
@@ -137,7 +178,7 @@ async function timeOurs(s: Shape, vocab: number, steps: number, profile: boolean
   const trainable = adapters.trainableParameterCount();
   adapters.dispose();
   model.dispose();
-  return { stepMs: r.wallMs / steps, forwardMs, leaked, trainable, kernels, opsPerStep, matmuls };
+  return { stepMs: r.wallMs / steps, forwardMs, leaked, trainable, kernels, opsPerStep, matmuls, host };
 }
 
 async function main(): Promise<void> {
@@ -181,6 +222,16 @@ async function main(): Promise<void> {
       console.log(`\nprofile ${c}: ${ours.opsPerStep} kernels in one step, ${total.toFixed(1)} ms of kernel time`);
       for (const [name, ms, calls] of [...ours.kernels.slice(0, 15), ...ours.matmuls.slice(0, 12)])
         console.log(`  ${name.padEnd(44)} ${ms.toFixed(2).padStart(9)} ms  ${String(calls).padStart(5)} calls`);
+      const h = ours.host;
+      if (h) {
+        console.log(
+          `host time per step: ${h.wallMs.toFixed(1)} ms wall, ${h.inKernelsMs.toFixed(1)} ms inside kernel calls, ${(h.wallMs - h.inKernelsMs).toFixed(1)} ms outside`,
+        );
+        for (const [name, ms, calls] of h.rows.slice(0, 20))
+          console.log(
+            `  host ${name.padEnd(39)} ${ms.toFixed(2).padStart(9)} ms  ${calls.toFixed(0).padStart(5)} calls  ${((1000 * ms) / calls).toFixed(1).padStart(6)} µs/call`,
+          );
+      }
     }
   }
   console.log(

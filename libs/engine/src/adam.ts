@@ -24,8 +24,10 @@ interface Slot {
   variable: tf.Variable;
   lrScale: number;
   weightDecay: number;
-  m: tf.Variable;
-  v: tf.Variable;
+  /** The moments; on webgpu (fused update) both in `mv`, flat `[2·size]`, m then v. */
+  m?: tf.Variable;
+  v?: tf.Variable;
+  mv?: tf.Variable;
 }
 
 export class Adam {
@@ -34,6 +36,8 @@ export class Adam {
   private readonly beta2: number;
   private readonly epsilon: number;
   private t = 0;
+  /** The fused webgpu update (decided once: the moments' layout depends on it). */
+  private readonly fused = fusedKernelsActive();
 
   constructor(groups: ParamGroup[], options: AdamOptions = {}) {
     this.beta1 = options.beta1 ?? 0.9;
@@ -45,9 +49,9 @@ export class Adam {
       for (const [name, variable] of g.variables) {
         if (this.slots.has(name)) throw new Error(`Adam: variable '${name}' is in two parameter groups`);
         // tidy: the zeros tensors die, the variables keep their buffers.
-        const m = tf.tidy(() => tf.variable(tf.zerosLike(variable), false));
-        const v = tf.tidy(() => tf.variable(tf.zerosLike(variable), false));
-        this.slots.set(name, { variable, lrScale: g.lrScale, weightDecay, m, v });
+        const zeros = (shape: number[]) => tf.tidy(() => tf.variable(tf.zeros(shape), false));
+        if (this.fused) this.slots.set(name, { variable, lrScale: g.lrScale, weightDecay, mv: zeros([2 * variable.size]) });
+        else this.slots.set(name, { variable, lrScale: g.lrScale, weightDecay, m: zeros(variable.shape), v: zeros(variable.shape) });
       }
     }
   }
@@ -68,7 +72,7 @@ export class Adam {
     this.t++;
     const c1 = 1 - this.beta1 ** this.t;
     const c2 = 1 - this.beta2 ** this.t;
-    if (fusedKernelsActive()) return this.applyFused(grads, lr, c1, c2);
+    if (this.fused) return this.applyFused(grads, lr, c1, c2);
     tf.tidy(() => {
       const b1 = constant(this.beta1);
       const b2 = constant(this.beta2);
@@ -82,32 +86,31 @@ export class Adam {
         if (!g) continue;
         let stepSize = steps.get(s.lrScale);
         if (!stepSize) steps.set(s.lrScale, (stepSize = tf.scalar((-lr * s.lrScale) / c1)));
-        const m = tf.add(tf.mul(s.m, b1), tf.mul(g, nb1));
-        const v = tf.add(tf.mul(s.v, b2), tf.mul(tf.square(g), nb2));
-        s.m.assign(m);
-        s.v.assign(v);
+        const m = tf.add(tf.mul(s.m!, b1), tf.mul(g, nb1));
+        const v = tf.add(tf.mul(s.v!, b2), tf.mul(tf.square(g), nb2));
+        s.m!.assign(m);
+        s.v!.assign(v);
         const w = s.weightDecay > 0 ? tf.mul(s.variable, tf.scalar(1 - lr * s.lrScale * s.weightDecay)) : s.variable;
         s.variable.assign(tf.add(w, tf.mul(stepSize, tf.div(m, tf.add(tf.sqrt(tf.mul(v, invC2)), eps)))));
       }
     });
   }
 
-  /** The same update as one fused op per variable (webgpu): the scalars travel as uniforms. */
+  /** The same update as one fused op per variable (webgpu); this step's scalars in one small tensor. */
   private applyFused(grads: Record<string, tf.Tensor>, lr: number, c1: number, c2: number): void {
     tf.tidy(() => {
+      const h = tf.tensor1d([lr / c1, 1 / c2, lr]);
       for (const [name, s] of this.slots) {
         const g = grads[name];
         if (!g) continue;
-        const [m, v, w] = fusedAdamUpdate(s.variable, s.m, s.v, g, {
+        const [mv, w] = fusedAdamUpdate(s.variable, s.mv!, g, h, {
           beta1: this.beta1,
           beta2: this.beta2,
-          decay: s.weightDecay > 0 ? 1 - lr * s.lrScale * s.weightDecay : 1,
-          step: (-lr * s.lrScale) / c1,
-          invC2: 1 / c2,
           eps: this.epsilon,
+          lrScale: s.lrScale,
+          weightDecay: s.weightDecay,
         });
-        s.m.assign(m);
-        s.v.assign(v);
+        s.mv!.assign(mv);
         s.variable.assign(w);
       }
     });
@@ -116,8 +119,15 @@ export class Adam {
   async getState(): Promise<AdamState> {
     const state: AdamState = { step: this.t, m: {}, v: {} };
     for (const [name, s] of this.slots) {
-      state.m[name] = { shape: [...s.m.shape], data: (await s.m.data()) as Float32Array };
-      state.v[name] = { shape: [...s.v.shape], data: (await s.v.data()) as Float32Array };
+      const shape = [...s.variable.shape];
+      if (s.mv) {
+        const mv = (await s.mv.data()) as Float32Array;
+        state.m[name] = { shape, data: mv.slice(0, s.variable.size) };
+        state.v[name] = { shape, data: mv.slice(s.variable.size) };
+      } else {
+        state.m[name] = { shape, data: (await s.m!.data()) as Float32Array };
+        state.v[name] = { shape, data: (await s.v!.data()) as Float32Array };
+      }
     }
     return state;
   }
@@ -131,18 +141,22 @@ export class Adam {
         throw new Error(`Adam.setState: moments of '${name}' have ${m.data.length} values, the variable has ${s.variable.size}`);
       }
       tf.tidy(() => {
-        s.m.assign(tf.tensor(m.data, s.variable.shape, 'float32'));
-        s.v.assign(tf.tensor(v.data, s.variable.shape, 'float32'));
+        if (s.mv) {
+          const mv = new Float32Array(2 * s.variable.size);
+          mv.set(m.data);
+          mv.set(v.data, s.variable.size);
+          s.mv.assign(tf.tensor1d(mv));
+        } else {
+          s.m!.assign(tf.tensor(m.data, s.variable.shape, 'float32'));
+          s.v!.assign(tf.tensor(v.data, s.variable.shape, 'float32'));
+        }
       });
     }
     this.t = state.step;
   }
 
   dispose(): void {
-    for (const s of this.slots.values()) {
-      s.m.dispose();
-      s.v.dispose();
-    }
+    for (const s of this.slots.values()) tf.dispose([s.m, s.v, s.mv].filter((x): x is tf.Variable => x !== undefined));
     this.slots.clear();
   }
 }

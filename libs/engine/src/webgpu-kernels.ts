@@ -188,47 +188,45 @@ const KERNELS: KernelConfig[] = [
       [i32(d), f32(attrs.eps as number)],
     );
   }),
-  // Adam: [m', v', w'] in three dispatches of one op; w' = w·decay + step · m' / (sqrt(v'·invC2) + eps).
-  kernel('LoraAdamUpdate', ({ w, m, v, g }, be, attrs) => {
-    const a = attrs as unknown as { beta1: number; beta2: number; decay: number; step: number; invC2: number; eps: number };
-    const mNew = be.runWebGPUProgram(
+  // Adam in two dispatches: both moments into one [m'; v'] buffer, then the weight. The per-step
+  // scalars (lr / c1, 1 / c2, lr) come in a 3-value tensor `h` rather than as uniforms, so every
+  // step's dispatches carry the same uniforms (and reuse their bind groups: webgpu-dispatch.ts).
+  // w' = w·(1 − lr·s·wd) − (lr/c1)·s · m' / (sqrt(v'/c2) + eps), s = the group's lr scale.
+  kernel('LoraAdamUpdate', ({ w, mv, g, h }, be, attrs) => {
+    const a = attrs as unknown as { beta1: number; beta2: number; eps: number; lrScale: number; weightDecay: number };
+    const n = w.shape.reduce((x, y) => x * y, 1);
+    const mvNew = be.runWebGPUProgram(
       elementwise(
-        'lora_adam_m',
-        ['M', 'G'],
-        w.shape,
-        `setOutputAtIndex(index, uniforms.b1 * M[index] + (1.0 - uniforms.b1) * G[index]);`,
-        'b1 : f32,',
+        'lora_adam_mv',
+        ['MV', 'G'],
+        [2 * n],
+        `if (index < uniforms.n) {
+           setOutputAtIndex(index, uniforms.b1 * MV[index] + (1.0 - uniforms.b1) * G[index]);
+         } else {
+           let gi = G[index - uniforms.n];
+           setOutputAtIndex(index, uniforms.b2 * MV[index] + (1.0 - uniforms.b2) * gi * gi);
+         }`,
+        'n : i32, b1 : f32, b2 : f32,',
       ),
-      [m, g],
+      [mv, g],
       'float32',
-      [f32(a.beta1)],
-    );
-    const vNew = be.runWebGPUProgram(
-      elementwise(
-        'lora_adam_v',
-        ['V', 'G'],
-        w.shape,
-        `let gi = G[index];
-         setOutputAtIndex(index, uniforms.b2 * V[index] + (1.0 - uniforms.b2) * gi * gi);`,
-        'b2 : f32,',
-      ),
-      [v, g],
-      'float32',
-      [f32(a.beta2)],
+      [i32(n), f32(a.beta1), f32(a.beta2)],
     );
     const wNew = be.runWebGPUProgram(
       elementwise(
         'lora_adam_w',
-        ['W', 'M', 'V'],
+        ['W', 'MV', 'H'],
         w.shape,
-        `setOutputAtIndex(index, W[index] * uniforms.decay + uniforms.step * M[index] / (sqrt(V[index] * uniforms.invC2) + uniforms.eps));`,
-        'decay : f32, step : f32, invC2 : f32, eps : f32,',
+        `let decay = 1.0 - H[2] * uniforms.lrScale * uniforms.wd;
+         let step = -H[0] * uniforms.lrScale;
+         setOutputAtIndex(index, W[index] * decay + step * MV[index] / (sqrt(MV[index + uniforms.n] * H[1]) + uniforms.eps));`,
+        'n : i32, lrScale : f32, wd : f32, eps : f32,',
       ),
-      [w, mNew, vNew],
+      [w, mvNew, h],
       'float32',
-      [f32(a.decay), f32(a.step), f32(a.invC2), f32(a.eps)],
+      [i32(n), f32(a.lrScale), f32(a.weightDecay), f32(a.eps)],
     );
-    return [mNew, vNew, wNew];
+    return [mvNew, wNew];
   }),
 ];
 
@@ -410,23 +408,17 @@ export function fusedGeluNew(x: tf.Tensor2D): tf.Tensor2D {
 export interface AdamUpdateAttrs {
   beta1: number;
   beta2: number;
-  decay: number;
-  step: number;
-  invC2: number;
   eps: number;
+  /** The parameter group's learning-rate scale. */
+  lrScale: number;
+  /** Decoupled weight decay (0: plain Adam). */
+  weightDecay: number;
 }
 
-/** [m', v', w'] of one Adam step (no gradient: used outside differentiation). */
-export function fusedAdamUpdate(
-  w: tf.Tensor,
-  m: tf.Tensor,
-  v: tf.Tensor,
-  g: tf.Tensor,
-  attrs: AdamUpdateAttrs,
-): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  return tf.engine().runKernel('LoraAdamUpdate', { w, m, v, g }, attrs as unknown as NamedAttrMap) as unknown as [
-    tf.Tensor,
-    tf.Tensor,
-    tf.Tensor,
-  ];
+/**
+ * [mv', w'] of one Adam step (no gradient: used outside differentiation). `mv`: both moments,
+ * flat `[2·size]` (m then v); `h`: `[lr / c1, 1 / c2, lr]` of this step.
+ */
+export function fusedAdamUpdate(w: tf.Tensor, mv: tf.Tensor, g: tf.Tensor, h: tf.Tensor, attrs: AdamUpdateAttrs): [tf.Tensor, tf.Tensor] {
+  return tf.engine().runKernel('LoraAdamUpdate', { w, mv, g, h }, attrs as unknown as NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor];
 }

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { installPackedUniforms, type WebgpuDispatchInternals } from './webgpu-dispatch';
 import { registerWebgpuKernels } from './webgpu-kernels';
 
 /** Why no webgpu device could be had (the auto choice logs it and moves on). */
@@ -173,6 +174,7 @@ export async function initWebgpu(options: WebgpuOptions = {}): Promise<WebgpuInf
   tf.env().set('WEBGPU_CPU_FORWARD', false);
   if (!(await tf.setBackend('webgpu'))) throw new WebgpuUnavailableError('tfjs-backend-webgpu failed to initialise on the adapter');
   installFastUploads(tf.backend() as unknown as WebgpuBackendInternals);
+  installPackedUniforms(tf.backend() as unknown as WebgpuDispatchInternals);
   registerWebgpuKernels();
   const name = adapterInfo.description || [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.device].filter(Boolean).join(' ');
   initialised = { backend: 'webgpu', device: `GPU (WebGPU/Dawn): ${name || 'unknown adapter'}`, adapter: adapterInfo };
