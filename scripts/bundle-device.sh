@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENTRIES=("$@")
-[ ${#ENTRIES[@]} -gt 0 ] || ENTRIES=(bench/engine-vs-torch.bench bench/webgpu-ops.bench scripts/backend-parity)
+[ ${#ENTRIES[@]} -gt 0 ] || ENTRIES=(bench/engine-vs-torch.bench bench/webgpu-ops.bench bench/dawn-calls.bench scripts/backend-parity)
 npx swc apps libs scripts bench test/support -d dist --ignore "**/*.spec.ts" --ignore "apps/dashboard/**" --quiet
 mkdir -p .carry/bench
 for e in "${ENTRIES[@]}"; do
