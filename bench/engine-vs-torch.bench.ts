@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Command } from 'commander';
 import { AdapterSet } from '@lora/adapters';
-import { BackendPreference, Gpt2Config, Gpt2Model, initBackend, Rng, train } from '@lora/engine';
+import { BackendPreference, Gpt2Config, Gpt2Model, initBackend, Rng, train, useFusedAttention } from '@lora/engine';
 import { msPerCall } from './support/device-timing';
 
 interface TorchResult {
@@ -109,7 +109,9 @@ async function timeOurs(s: Shape, vocab: number, steps: number, profile: boolean
     targets: Int32Array.from({ length: n }, () => rng.int(vocab)),
   };
   const batcher = { next: () => batch, getState: () => ({ batchSize: s.batch, seqLen: s.seq }) };
-  await train({ model, adapters, batcher, steps: 3, lr: 1e-3, logEvery: 3 }); // warm-up: shader compiles, packing
+  // Warm-up: shader compiles, buffer pools, and V8's optimisation of the step's JS (3 steps left the
+  // first shape of a run ~20 % slow on the host-bound d256 step).
+  await train({ model, adapters, batcher, steps: 10, lr: 1e-3, logEvery: 10 });
   const before = tf.memory().numTensors;
   const r = await train({ model, adapters, batcher, steps, lr: 1e-3, logEvery: steps });
   const leaked = tf.memory().numTensors - before;
@@ -191,6 +193,7 @@ async function main(): Promise<void> {
     .option('--vocab <n>', 'vocabulary size', '256')
     .option('--steps <n>', 'timed steps', '10')
     .option('--profile', 'per-kernel totals of one step')
+    .option('--fused-attention <on|off>', 'webgpu: attention as the fused kernels (on) or the composite ops (off)', 'on')
     .option('--flag <k=v...>', 'tfjs flags to set after the backend starts (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=1000)', [])
     .parse()
     .opts();
@@ -203,6 +206,7 @@ async function main(): Promise<void> {
     const [k, v] = kv.split('=');
     tf.env().set(k, v === 'true' ? true : v === 'false' ? false : Number.isNaN(+v) ? v : +v);
   }
+  useFusedAttention(o.fusedAttention !== 'off');
   console.log(`ours: ${info.backend} on ${info.device}${info.threads ? `, ${info.threads} threads` : ''}`);
   const ref = [...torch.values()][0];
   if (ref) console.log(`reference: PyTorch ${ref.torch} on ${ref.gpu ?? `CPU, ${ref.threads} threads`}`);

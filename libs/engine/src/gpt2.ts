@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { constant } from './constants';
 import { normalizeRows } from './layer-norm';
-import { fusedGeluNew, fusedKernelsActive, fusedLayerNorm } from './webgpu-kernels';
+import { fusedAttentionActive, fusedCausalAttention, fusedGeluNew, fusedKernelsActive, fusedLayerNorm } from './webgpu-kernels';
 import type { ForwardContext, ModelAdapters } from './adapter-hooks';
 import type { Gpt2Config } from './io/hf-config';
 import { Rng } from './io/rng';
@@ -293,7 +293,9 @@ export class Gpt2Model {
   ): tf.Tensor2D {
     const { nEmbd: d, nHead: h } = this.config;
     const hd = d / h;
-    const [q, k, v] = tf.split(this.project(layer, 'attn.c_attn', x, adapters, ctx), 3, 1);
+    const qkv = this.project(layer, 'attn.c_attn', x, adapters, ctx);
+    if (fusedAttentionActive(b, t, h, hd)) return this.project(layer, 'attn.c_proj', fusedCausalAttention(qkv, b, t, h), adapters, ctx);
+    const [q, k, v] = tf.split(qkv, 3, 1);
     const heads = (z: tf.Tensor): tf.Tensor3D => tf.reshape(tf.transpose(tf.reshape(z, [b, t, h, hd]), [0, 2, 1, 3]), [b * h, t, hd]);
     const qs = heads(tf.mul(q, constant(1 / Math.sqrt(hd))));
     const scores = tf.add(tf.matMul(qs, heads(k), false, true), this.causalMask(t));

@@ -12,4 +12,4 @@ export * from './resume-state';
 export { registerEngineGradients } from './gradients';
 export { installWasmKernelFixes } from './wasm-kernels';
 export { constant } from './constants';
-export { useTiledMatMul } from './webgpu-kernels';
+export { useFusedAttention, useTiledMatMul } from './webgpu-kernels';

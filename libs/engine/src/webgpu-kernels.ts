@@ -230,6 +230,204 @@ const KERNELS: KernelConfig[] = [
   }),
 ];
 
+// Causal self-attention over the packed projection `qkv [B·T, 3·D]` (q | k | v, heads side by
+// side), output `[B·T, D]` with heads merged: the model's split → head transposes → Q·Kᵀ → mask →
+// softmax → ·V → merge (11 ops forward, ~14 backward) as one dispatch forward and two backward.
+// One workgroup of ATT_WG threads per (query row i, batch·head); T is baked into the shader.
+// Backward, as FlashAttention does it: the row pass recomputes row i's softmax p, dP = dO·Vᵀ,
+// D = Σ p·dP and dQ = s·Σ dS·K (dS = p (dP − D)); it leaves logsumexp and D in row i's (still
+// unused) K slot of its output; the column pass, one workgroup per key row j, recomputes p and dS
+// down column j from them and writes dK = s·Σ dS·Q and dV = Σ p·dO, copying dQ through.
+const ATT_WG = 64;
+/** Two f32 arrays of T per workgroup: 8 KiB at 1,024 (WebGPU guarantees 16 KiB). */
+const MAX_ATTENTION_SEQ = 1024;
+/** Above this many multiply-adds per layer the composite (tfjs's batched matmuls) is faster. */
+const MAX_FUSED_ATTENTION_MACS = 2 ** 27;
+const ATT_PRELUDE = `
+  var<workgroup> red : array<f32, ${ATT_WG}>;
+  fn wgReduce(a : f32, lid : i32, isMax : bool) -> f32 {
+    red[lid] = a;
+    workgroupBarrier();
+    for (var k = ${ATT_WG / 2}; k > 0; k = k / 2) {
+      if (lid < k) {
+        if (isMax) { red[lid] = max(red[lid], red[lid + k]); } else { red[lid] = red[lid] + red[lid + k]; }
+      }
+      workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+  }`;
+
+function attentionProgram(key: string, names: string[], outShape: number[], t: number, bh: number, body: string): object {
+  return {
+    variableNames: names,
+    outputShape: outShape,
+    shaderKey: `${key}_${t}`,
+    dispatchLayout: { x: outShape.map((_, i) => i) },
+    dispatch: [t, bh, 1],
+    workgroupSize: [ATT_WG, 1, 1],
+    uniforms: 't : i32, nh : i32, hd : i32, scale : f32,',
+    getUserCode: () => `
+      ${ATT_PRELUDE}
+      var<workgroup> pa : array<f32, ${t}>;
+      var<workgroup> pb : array<f32, ${t}>;
+      fn main(index : i32) {
+        let r = i32(workgroupId.x);
+        let bh = i32(workgroupId.y);
+        let b = bh / uniforms.nh;
+        let hh = bh % uniforms.nh;
+        let lid = i32(localId.x);
+        let hd = uniforms.hd;
+        let d = uniforms.nh * hd;
+        let w3 = 3 * d;
+        let t = uniforms.t;
+        let row0 = b * t;
+        let hoff = hh * hd;
+        ${body}
+      }`,
+  };
+}
+
+const ATTENTION_KERNELS: KernelConfig[] = [
+  kernel('LoraCausalAttention', ({ qkv }, be, attrs) => {
+    const { batch, seq, heads } = attrs as unknown as { batch: number; seq: number; heads: number };
+    const d = qkv.shape[1] / 3;
+    const hd = d / heads;
+    return be.runWebGPUProgram(
+      attentionProgram(
+        'lora_attention',
+        ['QKV'],
+        [batch * seq, d],
+        seq,
+        batch * heads,
+        `let i = r;
+         let q = (row0 + i) * w3 + hoff;
+         var m = -3.0e38;
+         for (var j = lid; j <= i; j = j + ${ATT_WG}) {
+           let k = (row0 + j) * w3 + d + hoff;
+           var s = 0.0;
+           for (var c = 0; c < hd; c = c + 1) { s = s + QKV[q + c] * QKV[k + c]; }
+           s = s * uniforms.scale;
+           pa[j] = s;
+           m = max(m, s);
+         }
+         m = wgReduce(m, lid, true);
+         var z = 0.0;
+         for (var j = lid; j <= i; j = j + ${ATT_WG}) { let e = exp(pa[j] - m); pa[j] = e; z = z + e; }
+         z = wgReduce(z, lid, false);
+         for (var c = lid; c < hd; c = c + ${ATT_WG}) {
+           var acc = 0.0;
+           for (var j = 0; j <= i; j = j + 1) { acc = acc + pa[j] * QKV[(row0 + j) * w3 + 2 * d + hoff + c]; }
+           setOutputAtIndex((row0 + i) * d + hoff + c, acc / z);
+         }`,
+      ),
+      [qkv],
+      'float32',
+      [i32(seq), i32(heads), i32(hd), f32(1 / Math.sqrt(hd))],
+    );
+  }),
+  kernel('LoraCausalAttentionGrad', ({ qkv, dy }, be, attrs) => {
+    const { batch, seq, heads } = attrs as unknown as { batch: number; seq: number; heads: number };
+    const d = qkv.shape[1] / 3;
+    const hd = d / heads;
+    const uniforms = [i32(seq), i32(heads), i32(hd), f32(1 / Math.sqrt(hd))];
+    const rows = be.runWebGPUProgram(
+      attentionProgram(
+        'lora_attention_grad_rows',
+        ['QKV', 'DY'],
+        [batch * seq, 3 * d],
+        seq,
+        batch * heads,
+        `let i = r;
+         let q = (row0 + i) * w3 + hoff;
+         let o = (row0 + i) * d + hoff;
+         var m = -3.0e38;
+         for (var j = lid; j <= i; j = j + ${ATT_WG}) {
+           let k = (row0 + j) * w3 + d + hoff;
+           var s = 0.0;
+           for (var c = 0; c < hd; c = c + 1) { s = s + QKV[q + c] * QKV[k + c]; }
+           s = s * uniforms.scale;
+           pa[j] = s;
+           m = max(m, s);
+         }
+         m = wgReduce(m, lid, true);
+         var z = 0.0;
+         for (var j = lid; j <= i; j = j + ${ATT_WG}) { z = z + exp(pa[j] - m); }
+         let lse = m + log(wgReduce(z, lid, false));
+         var dd = 0.0;
+         for (var j = lid; j <= i; j = j + ${ATT_WG}) {
+           let v = (row0 + j) * w3 + 2 * d + hoff;
+           let p = exp(pa[j] - lse);
+           var dp = 0.0;
+           for (var c = 0; c < hd; c = c + 1) { dp = dp + DY[o + c] * QKV[v + c]; }
+           pa[j] = p;
+           pb[j] = dp;
+           dd = dd + p * dp;
+         }
+         dd = wgReduce(dd, lid, false);
+         for (var j = lid; j <= i; j = j + ${ATT_WG}) { pb[j] = pa[j] * (pb[j] - dd); }
+         workgroupBarrier();
+         for (var c = lid; c < hd; c = c + ${ATT_WG}) {
+           var acc = 0.0;
+           for (var j = 0; j <= i; j = j + 1) { acc = acc + pb[j] * QKV[(row0 + j) * w3 + d + hoff + c]; }
+           setOutputAtIndex(q + c, acc * uniforms.scale);
+         }
+         if (lid == 0) {
+           setOutputAtIndex(q + d, lse);
+           setOutputAtIndex(q + d + 1, dd);
+         }`,
+      ),
+      [qkv, dy],
+      'float32',
+      uniforms,
+    );
+    const out = be.runWebGPUProgram(
+      attentionProgram(
+        'lora_attention_grad_cols',
+        ['QKV', 'DY', 'R'],
+        [batch * seq, 3 * d],
+        seq,
+        batch * heads,
+        `let j = r;
+         let k = (row0 + j) * w3 + d + hoff;
+         let v = k + d;
+         for (var i = j + lid; i < t; i = i + ${ATT_WG}) {
+           let q = (row0 + i) * w3 + hoff;
+           let o = (row0 + i) * d + hoff;
+           var s = 0.0;
+           var dp = 0.0;
+           for (var c = 0; c < hd; c = c + 1) {
+             s = s + QKV[q + c] * QKV[k + c];
+             dp = dp + DY[o + c] * QKV[v + c];
+           }
+           let p = exp(s * uniforms.scale - R[q + d]);
+           pa[i] = p;
+           pb[i] = p * (dp - R[q + d + 1]);
+         }
+         workgroupBarrier();
+         for (var c = lid; c < hd; c = c + ${ATT_WG}) {
+           var dk = 0.0;
+           var dv = 0.0;
+           for (var i = j; i < t; i = i + 1) {
+             dk = dk + pb[i] * QKV[(row0 + i) * w3 + hoff + c];
+             dv = dv + pa[i] * DY[(row0 + i) * d + hoff + c];
+           }
+           let jq = (row0 + j) * w3 + hoff + c;
+           setOutputAtIndex(jq, R[jq]);
+           setOutputAtIndex(jq + d, dk * uniforms.scale);
+           setOutputAtIndex(jq + 2 * d, dv);
+         }`,
+      ),
+      [qkv, dy, rows],
+      'float32',
+      uniforms,
+    );
+    be.disposeData(rows.dataId);
+    return out;
+  }),
+];
+
 // A plain product `[b, m, k] · [b, k, n]` (no transpose flags, no broadcast) with 128×128 output
 // tiles, 256 threads and 8×8 results per thread, k in steps of 16 through workgroup memory. tfjs's
 // packed matmul uses 32×32 tiles of 64 threads (4×4 each), ~22 TFLOP/s on an H200 for the
@@ -369,12 +567,19 @@ let registered = false;
 export function registerWebgpuKernels(): void {
   if (registered) return;
   registered = true;
-  for (const k of KERNELS) tf.registerKernel(k);
+  for (const k of [...KERNELS, ...ATTENTION_KERNELS]) tf.registerKernel(k);
   installTiledMatMul();
   tf.registerGradient({
     kernelName: 'LoraGeluNew',
     inputsToSave: ['x'],
     gradFunc: (dy, [x]) => ({ x: () => tf.engine().runKernel('LoraGeluNewGrad', { dy: dy as Tensor, x }) as Tensor }),
+  });
+  tf.registerGradient({
+    kernelName: 'LoraCausalAttention',
+    inputsToSave: ['qkv'],
+    gradFunc: (dy, [qkv], attrs) => ({
+      qkv: () => tf.engine().runKernel('LoraCausalAttentionGrad', { qkv, dy: dy as Tensor }, attrs) as Tensor,
+    }),
   });
   tf.registerGradient({
     kernelName: 'LoraLayerNorm',
@@ -399,6 +604,36 @@ export function fusedKernelsActive(rows = 0): boolean {
 
 export function fusedLayerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor2D {
   return tf.engine().runKernel('LoraLayerNorm', { x, gamma, beta }, { eps }) as tf.Tensor2D;
+}
+
+let fusedAttentionOn = true;
+
+/** Turns the fused attention off (the composite ops run) or back on: for comparisons. */
+export function useFusedAttention(on: boolean): void {
+  fusedAttentionOn = on;
+}
+
+/**
+ * Whether causal attention over `[B·T, 3·D]` runs as the fused kernels: on webgpu, T within
+ * workgroup memory, and small enough work. The kernels trade ~25 dispatches per layer (~1 ms of
+ * host time) for GPU time: one thread per key or channel, ~90 GMAC/s on an H200, so they pay
+ * while B·H·T²·hd stays near 10⁸ MACs per layer (d256, T 128, B 8: 3.4·10⁷, step 20 → 17 ms) and
+ * lose well above it (d1024, T 256, B 16: 1.1·10⁹, step 90 → 174 ms). bench/engine-vs-torch
+ * --fused-attention on|off measures both.
+ */
+export function fusedAttentionActive(batch: number, seq: number, heads: number, headDim: number): boolean {
+  return (
+    fusedAttentionOn &&
+    fusedKernelsActive() &&
+    seq <= MAX_ATTENTION_SEQ &&
+    batch * heads <= MAX_WORKGROUPS &&
+    batch * heads * seq * seq * headDim <= MAX_FUSED_ATTENTION_MACS
+  );
+}
+
+/** Causal multi-head attention of the packed projection `qkv [B·T, 3·D]`: `[B·T, D]`, heads merged. */
+export function fusedCausalAttention(qkv: tf.Tensor2D, batch: number, seq: number, heads: number): tf.Tensor2D {
+  return tf.engine().runKernel('LoraCausalAttention', { qkv }, { batch, seq, heads }) as tf.Tensor2D;
 }
 
 export function fusedGeluNew(x: tf.Tensor2D): tf.Tensor2D {
