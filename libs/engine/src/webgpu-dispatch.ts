@@ -85,13 +85,6 @@ export function uniformLayout(fields: Uniform[]): { offsets: number[]; size: num
   return { offsets, size: Math.ceil(offset / maxAlign) * maxAlign };
 }
 
-function strides(shape: number[]): number[] {
-  const out = new Array<number>(Math.max(shape.length - 1, 0));
-  let s = 1;
-  for (let i = shape.length - 2; i >= 0; i--) out[i] = s *= shape[i + 1];
-  return out;
-}
-
 /** Replaces the backend's recordAndSubmit and submitQueue (see the file comment). */
 export function installPackedUniforms(backend: WebgpuDispatchInternals): void {
   const originalRecord = backend.recordAndSubmit.bind(backend);
@@ -148,9 +141,10 @@ export function installPackedUniforms(backend: WebgpuDispatchInternals): void {
       { type: 'float32', data: [NaN] },
       { type: 'float32', data: [Infinity] },
     ];
-    for (const t of [...inputs, output]) fields.push({ type: 'int32', data: t.shape }, { type: 'int32', data: strides(t.shape) });
+    for (const t of [...inputs, output])
+      fields.push({ type: 'int32', data: t.shape }, { type: 'int32', data: tf.util.computeStrides(t.shape) });
     if (program.size) {
-      const n = program.outputShape.reduce((a, b) => a * b, 1);
+      const n = tf.util.sizeFromShape(program.outputShape);
       fields.push({ type: 'int32', data: [program.outputComponent ? n / program.outputComponent : n] });
     }
     if (programDefinedUniform) fields.push(...programDefinedUniform);

@@ -289,11 +289,29 @@ function attentionProgram(key: string, names: string[], outShape: number[], t: n
   };
 }
 
+// Row i's scaled scores q_i·k_j (j ≤ i) into `pa`, and their maximum `m` over the workgroup.
+const ROW_SCORES = `var m = -3.0e38;
+         for (var j = lid; j <= i; j = j + ${ATT_WG}) {
+           let k = (row0 + j) * w3 + d + hoff;
+           var s = 0.0;
+           for (var c = 0; c < hd; c = c + 1) { s = s + QKV[q + c] * QKV[k + c]; }
+           s = s * uniforms.scale;
+           pa[j] = s;
+           m = max(m, s);
+         }
+         m = wgReduce(m, lid, true);`;
+
+/** The attention programs' shape, head count and uniforms (t, nh, hd, scale) from the kernel's attrs. */
+function attentionDims(qkv: TensorInfo, attrs: NamedAttrMap) {
+  const { batch, seq, heads } = attrs as unknown as { batch: number; seq: number; heads: number };
+  const d = qkv.shape[1] / 3;
+  const hd = d / heads;
+  return { batch, seq, heads, d, uniforms: [i32(seq), i32(heads), i32(hd), f32(1 / Math.sqrt(hd))] };
+}
+
 const ATTENTION_KERNELS: KernelConfig[] = [
   kernel('LoraCausalAttention', ({ qkv }, be, attrs) => {
-    const { batch, seq, heads } = attrs as unknown as { batch: number; seq: number; heads: number };
-    const d = qkv.shape[1] / 3;
-    const hd = d / heads;
+    const { batch, seq, heads, d, uniforms } = attentionDims(qkv, attrs);
     return be.runWebGPUProgram(
       attentionProgram(
         'lora_attention',
@@ -303,16 +321,7 @@ const ATTENTION_KERNELS: KernelConfig[] = [
         batch * heads,
         `let i = r;
          let q = (row0 + i) * w3 + hoff;
-         var m = -3.0e38;
-         for (var j = lid; j <= i; j = j + ${ATT_WG}) {
-           let k = (row0 + j) * w3 + d + hoff;
-           var s = 0.0;
-           for (var c = 0; c < hd; c = c + 1) { s = s + QKV[q + c] * QKV[k + c]; }
-           s = s * uniforms.scale;
-           pa[j] = s;
-           m = max(m, s);
-         }
-         m = wgReduce(m, lid, true);
+         ${ROW_SCORES}
          var z = 0.0;
          for (var j = lid; j <= i; j = j + ${ATT_WG}) { let e = exp(pa[j] - m); pa[j] = e; z = z + e; }
          z = wgReduce(z, lid, false);
@@ -324,14 +333,11 @@ const ATTENTION_KERNELS: KernelConfig[] = [
       ),
       [qkv],
       'float32',
-      [i32(seq), i32(heads), i32(hd), f32(1 / Math.sqrt(hd))],
+      uniforms,
     );
   }),
   kernel('LoraCausalAttentionGrad', ({ qkv, dy }, be, attrs) => {
-    const { batch, seq, heads } = attrs as unknown as { batch: number; seq: number; heads: number };
-    const d = qkv.shape[1] / 3;
-    const hd = d / heads;
-    const uniforms = [i32(seq), i32(heads), i32(hd), f32(1 / Math.sqrt(hd))];
+    const { batch, seq, heads, d, uniforms } = attentionDims(qkv, attrs);
     const rows = be.runWebGPUProgram(
       attentionProgram(
         'lora_attention_grad_rows',
@@ -342,16 +348,7 @@ const ATTENTION_KERNELS: KernelConfig[] = [
         `let i = r;
          let q = (row0 + i) * w3 + hoff;
          let o = (row0 + i) * d + hoff;
-         var m = -3.0e38;
-         for (var j = lid; j <= i; j = j + ${ATT_WG}) {
-           let k = (row0 + j) * w3 + d + hoff;
-           var s = 0.0;
-           for (var c = 0; c < hd; c = c + 1) { s = s + QKV[q + c] * QKV[k + c]; }
-           s = s * uniforms.scale;
-           pa[j] = s;
-           m = max(m, s);
-         }
-         m = wgReduce(m, lid, true);
+         ${ROW_SCORES}
          var z = 0.0;
          for (var j = lid; j <= i; j = j + ${ATT_WG}) { z = z + exp(pa[j] - m); }
          let lse = m + log(wgReduce(z, lid, false));
