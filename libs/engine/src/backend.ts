@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerEngineGradients } from './gradients';
+import { installWasmGemm, uninstallWasmGemm } from './wasm-gemm';
 import { installWasmKernelFixes, installWasmUnsortedSegmentSum } from './wasm-kernels';
 import { resolveWasmThreads, useWasmThreads, wasmThreadsInUse } from './wasm-threads';
 import { initWebgpu, WebgpuUnavailableError } from './webgpu';
@@ -36,6 +37,11 @@ export interface InitBackendOptions {
    * initialised wasm backend re-creates it: tensors held on the old one are lost.
    */
   wasmThreads?: number | 'auto';
+  /**
+   * wasm matmuls on our own GEMM (wasm-gemm.ts: packed operands, relaxed-SIMD FMA, its own
+   * threads) rather than XNNPACK; default true unless LORA_WASM_GEMM=0. Needs wasmMatMulFix.
+   */
+  wasmGemm?: boolean;
 }
 
 /**
@@ -98,7 +104,7 @@ async function tryTensorflow(kinds: Array<keyof typeof TFJS_NODE>, skipped: stri
 
 let wasmPathSet = false;
 
-async function initWasm(fix: boolean, threads: number | 'auto' | undefined): Promise<BackendInfo> {
+async function initWasm(fix: boolean, threads: number | 'auto' | undefined, gemm: boolean): Promise<BackendInfo> {
   if (!wasmPathSet) {
     // The .wasm binaries sit beside the package's main file; an absolute prefix works from
     // any cwd, inside worker_threads and after bundling.
@@ -114,7 +120,10 @@ async function initWasm(fix: boolean, threads: number | 'auto' | undefined): Pro
   installWasmUnsortedSegmentSum();
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
   const n = wasmThreadsInUse();
-  const mode = `wasm${simd ? ' SIMD' : ''}${n > 1 ? `, ${n} threads` : ''}`;
+  if (!(fix && gemm && simd)) uninstallWasmGemm();
+  const ours = fix && gemm && simd ? await installWasmGemm({ threads: n }) : undefined;
+  const matmul = ours === undefined ? 'XNNPACK matmul' : `our matmul${ours.fma ? ' (FMA)' : ''}`;
+  const mode = `wasm${simd ? ' SIMD' : ''}${n > 1 ? `, ${n} threads` : ''}, ${matmul}`;
   return { backend: 'wasm', device: `CPU (${mode}): ${cpuModel()}`, simd, threads: n };
 }
 
@@ -144,7 +153,7 @@ export async function initBackend(preference: BackendPreference = 'auto', option
         throw new Error(`Backend 'webgpu' is not available here: ${err.message}. Choose auto, wasm or cpu.`, { cause: err });
       }
     case 'wasm':
-      return initWasm(fix, options.wasmThreads);
+      return initWasm(fix, options.wasmThreads, options.wasmGemm ?? process.env.LORA_WASM_GEMM !== '0');
     case 'cpu':
       await tf.setBackend('cpu');
       return { backend: 'cpu', device: `CPU (plain JS): ${cpuModel()}` };
@@ -162,7 +171,7 @@ export async function initBackend(preference: BackendPreference = 'auto', option
       const cpu = await tryTensorflow(['cpu'], skipped);
       if (cpu) return { ...cpu, skipped };
       try {
-        return { ...(await initWasm(fix, options.wasmThreads)), skipped };
+        return { ...(await initWasm(fix, options.wasmThreads, options.wasmGemm ?? process.env.LORA_WASM_GEMM !== '0')), skipped };
       } catch (err) {
         skipped.push(`wasm: ${(err as Error).message}`);
         await tf.setBackend('cpu');

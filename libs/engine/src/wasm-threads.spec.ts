@@ -9,7 +9,7 @@ import { initBackend } from './backend';
 import { resolveWasmThreads } from './wasm-threads';
 import { maxDiff } from './testing/compare';
 
-/** Bundles a small CommonJS entry over the engine's TypeScript (tfjs external) into one script. */
+/** Bundles a small CommonJS entry over the engine's TypeScript (tfjs and wabt external) into one script. */
 function bundle(entry: string): string {
   return buildSync({
     stdin: { contents: entry, resolveDir: __dirname, loader: 'js' },
@@ -17,7 +17,7 @@ function bundle(entry: string): string {
     write: false,
     platform: 'node',
     format: 'cjs',
-    external: ['@tensorflow/*'],
+    external: ['@tensorflow/*', 'wabt'],
     logLevel: 'silent',
   }).outputFiles[0].text;
 }

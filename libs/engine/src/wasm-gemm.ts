@@ -1,0 +1,363 @@
+// BatchMatMul for the wasm backend on our own GEMM (wasm-gemm-wat.ts) instead of tfjs's XNNPACK
+// call. Both operands are packed into panels first, so transposes cost nothing, batched products
+// run as one call, and the inner loop uses relaxed SIMD's fused multiply-add where V8 has it
+// (Node 20 behind --experimental-wasm-relaxed-simd, which we set at run time; on by default
+// from V8 11.4). Measured on the device's Xeon, one thread, LoRA d256 shapes: 30–34 GFLOP/s
+// against XNNPACK's 17–23 (bench/wasm-gemm.bench.ts).
+// The module shares the backend's WebAssembly.Memory, so it reads the tensors where tfjs keeps
+// them. With tfjs's threaded build (shared memory) the work is split over worker_threads that
+// instantiate the same module on the same memory: the calling thread packs B, then every thread
+// packs its share of A's row panels and computes those rows of C; Atomics carry the hand-off.
+import * as v8 from 'node:v8';
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { GEMM_NR, gemmWat } from './wasm-gemm-wat';
+
+const MR = 4;
+
+interface GemmExports {
+  packA(src: number, si: number, sp: number, len: number, k: number, dst: number): void;
+  packB(src: number, si: number, sp: number, len: number, k: number, dst: number): void;
+  gemm(
+    pa: number,
+    ai: number,
+    ap: number,
+    apk: number,
+    pb: number,
+    sb: number,
+    bcol: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    q0: number,
+    q1: number,
+    tmp: number,
+  ): void;
+}
+
+interface WasmModuleLike {
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+  wasmMemory?: WebAssembly.Memory;
+  asm?: { memory?: WebAssembly.Memory };
+}
+
+interface WasmBackendLike {
+  wasm: WasmModuleLike;
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+}
+
+/** One product: C[b] = op(A[b]) · op(B[b]) for b < batch; byte offsets and element strides. */
+interface Job {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  a: number;
+  aBatch: number; // bytes between A's batch items (0: broadcast)
+  ai: number; // A element (i, p) at a + i*ai + p*ap (bytes)
+  ap: number;
+  b: number;
+  bBatch: number;
+  bj: number; // B element (p, j) at b + j*bj + p*bp
+  bp: number;
+  c: number;
+}
+
+// Control block shared with the helper threads (Int32 slots).
+const SEQ = 0; // bumped by the caller for each job
+const DONE = 1; // helpers that finished the job
+const STOP = 2; // non-zero: helpers exit at the next wake-up
+const PARAMS = 3; // the job's fields, as FIELDS lists them
+const FIELDS = [
+  ...(['batch', 'm', 'n', 'k', 'a', 'aBatch', 'ai', 'ap', 'b', 'bBatch', 'bj', 'bp', 'c'] as const),
+  // pa: packed A (apk = 1) or unused; pb: packed B, pbItem bytes per batch item; tmp: 32 bytes a thread.
+  ...(['apk', 'pa', 'pb', 'pbItem', 'tmp', 'threads'] as const),
+];
+const FIELD_LIST = FIELDS as readonly string[];
+type Params = Record<(typeof FIELDS)[number], number>;
+
+// Thread t's part of a job, written once as source: the calling thread compiles it with
+// `new Function` and the helpers evaluate the same text. Thread t takes its share of the
+// batch·blocks list of A's row blocks (MR rows each), packs them when A is packed, and
+// computes their rows of C against packed B.
+const RUN_SHARE = `
+  const MR = ${MR};
+  const blocks = Math.ceil(p.m / MR);
+  const total = p.batch * blocks;
+  const per = Math.ceil(total / p.threads);
+  const lo = Math.min(total, t * per), hi = Math.min(total, (t + 1) * per);
+  const paItem = blocks * MR * p.k * 4;
+  const tmp = p.tmp + t * 32;
+  for (let w = lo; w < hi; ) {
+    const bi = Math.floor(w / blocks);
+    const q0 = w - bi * blocks;
+    const q1 = Math.min(blocks, q0 + (hi - w));
+    const a = p.a + bi * p.aBatch;
+    const c = p.c + bi * p.m * p.n * 4;
+    let pa = a, ai = p.ai, ap = p.ap;
+    if (p.apk) {
+      pa = p.pa + bi * paItem;
+      g.packA(a + q0 * MR * p.ai, p.ai, p.ap, Math.min(p.m, q1 * MR) - q0 * MR, p.k, pa + q0 * MR * p.k * 4);
+      ai = 4; ap = 4 * MR;
+    }
+    const pb = p.pb + (p.bBatch === 0 ? 0 : bi * p.pbItem);
+    g.gemm(pa, ai, ap, p.apk, pb, 32, p.k * 4, c, p.n * 4, p.m, p.n, p.k, q0, q1, tmp);
+    w += q1 - q0;
+  }`;
+const runShare = new Function('g', 'p', 't', RUN_SHARE) as (g: GemmExports, p: Params, t: number) => void;
+
+// The helper threads' program: the same module on the same memory, woken by SEQ.
+const HELPER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { module, memory, control, t, fields } = workerData;
+const g = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const ctl = new Int32Array(control);
+const runShare = new Function('g', 'p', 't', ${JSON.stringify(RUN_SHARE)});
+let seen = 0;
+for (;;) {
+  Atomics.wait(ctl, ${SEQ}, seen);
+  seen = Atomics.load(ctl, ${SEQ});
+  if (Atomics.load(ctl, ${STOP}) !== 0) break;
+  const p = {};
+  fields.forEach((f, i) => (p[f] = ctl[${PARAMS} + i] >>> 0));
+  try { runShare(g, p, t); } catch (e) { parentPort.postMessage(String((e && e.stack) || e)); }
+  Atomics.add(ctl, ${DONE}, 1);
+  Atomics.notify(ctl, ${DONE});
+}
+`;
+
+export interface WasmGemmInfo {
+  fma: boolean;
+  threads: number;
+}
+
+class Gemm {
+  private readonly control = new Int32Array(new SharedArrayBuffer(4 * (PARAMS + FIELDS.length)));
+  private readonly helpers: Worker[] = [];
+
+  constructor(
+    private readonly g: GemmExports,
+    readonly info: WasmGemmInfo,
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+  ) {
+    for (let t = 1; t < info.threads; t++) {
+      const w = new Worker(HELPER_SOURCE, {
+        eval: true,
+        workerData: { module, memory, control: this.control.buffer, t, fields: FIELD_LIST },
+      });
+      w.on('message', (m) => console.error(`wasm gemm helper ${t}: ${m}`));
+      w.unref();
+      this.helpers.push(w);
+    }
+  }
+
+  run(job: Job, wasm: WasmModuleLike): void {
+    const { batch, m, n, k } = job;
+    const blocks = Math.ceil(m / MR);
+    const bPanels = Math.ceil(n / GEMM_NR);
+    // Packing A pays when its blocks are re-read for several column panels (n > 16). B is always
+    // packed: read in place, its rows are n·4 bytes apart and the k-loop walks a page per step
+    // (measured 13 against 31 GFLOP/s at k = n = 1024).
+    const apk = bPanels > 2 ? 1 : 0;
+    const pbItem = bPanels * GEMM_NR * k * 4;
+    const bItems = job.bBatch === 0 ? 1 : batch;
+    const paBytes = apk ? batch * blocks * MR * k * 4 : 0;
+    const base = wasm._malloc(paBytes + bItems * pbItem + 32 * this.info.threads + 16) >>> 0;
+    const pa = (base + 15) & ~15;
+    const pb = pa + paBytes;
+    const tmp = pb + bItems * pbItem;
+    try {
+      for (let bi = 0; bi < bItems; bi++) this.g.packB(job.b + bi * job.bBatch, job.bj, job.bp, n, k, pb + bi * pbItem);
+      const p: Params = { ...job, apk, pa, pb, pbItem, tmp, threads: Math.min(this.info.threads, batch * blocks) };
+      if (p.threads <= 1) {
+        runShare(this.g, p, 0);
+        return;
+      }
+      const ctl = this.control;
+      FIELDS.forEach((f, i) => (ctl[PARAMS + i] = p[f] | 0));
+      Atomics.store(ctl, DONE, 0);
+      Atomics.add(ctl, SEQ, 1);
+      Atomics.notify(ctl, SEQ);
+      runShare(this.g, p, 0);
+      // Every helper wakes for a job; those past p.threads find an empty share.
+      const helpers = this.helpers.length;
+      for (let d = Atomics.load(ctl, DONE); d < helpers; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
+    } finally {
+      wasm._free(base);
+    }
+  }
+
+  /** Stops the helper threads. */
+  close(): void {
+    Atomics.store(this.control, STOP, 1);
+    Atomics.add(this.control, SEQ, 1);
+    Atomics.notify(this.control, SEQ);
+    for (const w of this.helpers) void w.terminate();
+    this.helpers.length = 0;
+  }
+}
+
+const compiled = new Map<string, { bytes: Uint8Array<ArrayBuffer>; fma: boolean }>();
+
+/** Relaxed SIMD in this V8: on by default from V8 11.4, behind a flag before (Node 20). */
+function enableRelaxedSimd(): void {
+  const major = Number(process.versions.v8.split('.')[0]);
+  const minor = Number(process.versions.v8.split('.')[1]);
+  if (major < 11 || (major === 11 && minor < 4)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+}
+
+async function assemble(fma: boolean, shared: boolean): Promise<Uint8Array<ArrayBuffer>> {
+  // wabt is an Emscripten build of WABT: parse the text, emit the binary.
+  const wabtInit = (await import('wabt')).default;
+  const wabt = await wabtInit();
+  const features = { simd: true, relaxed_simd: fma, threads: shared };
+  const mod = wabt.parseWat('gemm.wat', gemmWat({ mr: MR, fma, shared }), features);
+  try {
+    // wabt's typings omit validate's features argument; without it threads (shared memory) fail.
+    (mod as unknown as { validate(f: object): void }).validate(features);
+    return new Uint8Array(mod.toBinary({}).buffer);
+  } finally {
+    mod.destroy();
+  }
+}
+
+/** The module's bytes for this memory kind: the FMA build when asked and this V8 validates it. */
+async function gemmBytes(shared: boolean, wantFma: boolean): Promise<{ bytes: Uint8Array<ArrayBuffer>; fma: boolean }> {
+  const key = `${shared}:${wantFma}`;
+  let entry = compiled.get(key);
+  if (entry === undefined) {
+    if (wantFma) enableRelaxedSimd();
+    const fmaBytes = wantFma ? await assemble(true, shared) : undefined;
+    entry =
+      fmaBytes !== undefined && WebAssembly.validate(fmaBytes)
+        ? { bytes: fmaBytes, fma: true }
+        : { bytes: await assemble(false, shared), fma: false };
+    compiled.set(key, entry);
+  }
+  return entry;
+}
+
+let active: Gemm | undefined;
+let activeBackend: object | undefined;
+let fallback: KernelConfig | undefined;
+
+function heapMemory(wasm: WasmModuleLike): WebAssembly.Memory | undefined {
+  return wasm.wasmMemory ?? wasm.asm?.memory;
+}
+
+type Attrs = { transposeA: boolean; transposeB: boolean };
+
+function batchMatMul(args: { inputs: { a: TensorInfo; b: TensorInfo }; backend: WasmBackendLike; attrs: Attrs }): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { a, b } = inputs;
+  const gemm = active;
+  if (gemm === undefined || backend !== activeBackend || a.dtype !== 'float32' || b.dtype !== 'float32') {
+    if (fallback === undefined) throw new Error('wasm gemm: no fallback BatchMatMul');
+    return (fallback.kernelFunc as unknown as typeof batchMatMul)(args);
+  }
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const [a0, a1] = a.shape.slice(-2);
+  const [b0, b1] = b.shape.slice(-2);
+  const m = attrs.transposeA ? a1 : a0;
+  const k = attrs.transposeA ? a0 : a1;
+  const kb = attrs.transposeB ? b1 : b0;
+  const n = attrs.transposeB ? b0 : b1;
+  if (k !== kb) throw new Error(`BatchMatMul: inner dimensions ${k} and ${kb} of [${a.shape}] and [${b.shape}] differ`);
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, ra - 2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, rb - 2));
+  const outBatch = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, ra - 2), b.shape.slice(0, rb - 2));
+  const batch = tf.util.sizeFromShape(outBatch);
+  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) {
+    throw new Error(`BatchMatMul: cannot broadcast batch shapes [${a.shape}] and [${b.shape}]`);
+  }
+  const out = backend.makeOutput([...outBatch, m, n], 'float32');
+  if (batch * m * n === 0) return out;
+  const offset = (t: TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+  if (k === 0) {
+    new Float32Array(heapMemory(backend.wasm)!.buffer, offset(out), batch * m * n).fill(0);
+    return out;
+  }
+  gemm.run(
+    {
+      batch,
+      m,
+      n,
+      k,
+      a: offset(a),
+      aBatch: batchA === 1 ? 0 : a0 * a1 * 4,
+      // A stored [m, k] → (i, p) at i*k + p; transposed, stored [k, m] → p*m + i.
+      ai: attrs.transposeA ? 4 : k * 4,
+      ap: attrs.transposeA ? m * 4 : 4,
+      b: offset(b),
+      bBatch: batchB === 1 ? 0 : b0 * b1 * 4,
+      // B stored [k, n] → (p, j) at p*n + j; transposed, stored [n, k] → j*k + p.
+      bj: attrs.transposeB ? k * 4 : 4,
+      bp: attrs.transposeB ? 4 : n * 4,
+      c: offset(out),
+    },
+    backend.wasm,
+  );
+  return out;
+}
+
+export interface WasmGemmOptions {
+  /** Helper threads + the caller; 1 for no helpers. Needs shared memory (tfjs's threaded build) above 1. */
+  threads?: number;
+  /** Use relaxed SIMD's FMA when this V8 has it (default true). */
+  fma?: boolean;
+}
+
+/**
+ * Registers our GEMM as the wasm backend's BatchMatMul (the kernel already registered there
+ * stays as the fallback for non-float32 operands and other backend instances). Call after
+ * `tf.setBackend('wasm')` and again after every re-initialisation of the backend.
+ * Returns what runs, or undefined when the backend's memory is not reachable.
+ */
+export async function installWasmGemm(options: WasmGemmOptions = {}): Promise<WasmGemmInfo | undefined> {
+  const backend = tf.findBackend('wasm') as unknown as WasmBackendLike | undefined;
+  if (backend === undefined) throw new Error('installWasmGemm: the wasm backend is not initialised');
+  const memory = heapMemory(backend.wasm);
+  if (memory === undefined) return undefined;
+  const shared = memory.buffer instanceof SharedArrayBuffer;
+  const threads = shared ? Math.max(1, options.threads ?? 1) : 1;
+  const { bytes, fma } = await gemmBytes(shared, options.fma ?? true);
+  if (activeBackend !== backend || active?.info.threads !== threads || active.info.fma !== fma) {
+    const module = new WebAssembly.Module(bytes);
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    active?.close();
+    active = new Gemm(instance.exports as unknown as GemmExports, { fma, threads }, module, memory);
+    activeBackend = backend;
+  }
+  const current = tf.getKernel('BatchMatMul', 'wasm');
+  if (current?.kernelFunc !== (batchMatMul as unknown as KernelFunc)) {
+    fallback = current;
+    tf.unregisterKernel('BatchMatMul', 'wasm');
+    tf.registerKernel({
+      kernelName: 'BatchMatMul',
+      backendName: 'wasm',
+      setupFunc: current?.setupFunc,
+      disposeFunc: current?.disposeFunc,
+      kernelFunc: batchMatMul as unknown as KernelFunc,
+    });
+  }
+  return active.info;
+}
+
+/** Puts the previous BatchMatMul back (benchmarks compare both in one process). */
+export function uninstallWasmGemm(): void {
+  const current = tf.getKernel('BatchMatMul', 'wasm');
+  if (current?.kernelFunc === (batchMatMul as unknown as KernelFunc) && fallback !== undefined) {
+    tf.unregisterKernel('BatchMatMul', 'wasm');
+    tf.registerKernel(fallback);
+  }
+  active?.close();
+  active = undefined;
+  activeBackend = undefined;
+}
