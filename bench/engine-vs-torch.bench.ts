@@ -152,7 +152,7 @@ async function timeOurs(s: Shape, vocab: number, steps: number, profile: boolean
   }
   let kernels: Array<[string, number, number]> = [];
   let opsPerStep = 0;
-  let matmuls: Array<[string, number, number]> = [];
+  let matmuls: Array<[string, number, number]> = []; // every kernel, by operand shapes
   if (profile) {
     const info = await tf.profile(async () => {
       const res = await train({ model, adapters, batcher, steps: 1, lr: 1e-3, logEvery: 1 });
@@ -165,10 +165,10 @@ async function timeOurs(s: Shape, vocab: number, steps: number, profile: boolean
       by.set(k.name, [e[0] + ms, e[1] + 1]);
     }
     opsPerStep = info.kernels.length;
-    // The matmuls by operand shapes (transposes are not in the profile; shapes show them).
+    // Kernels by operand shapes (matmul transposes are not in the profile; shapes show them).
     const mm = new Map<string, [number, number]>();
-    for (const k of info.kernels.filter((k) => k.name === 'BatchMatMul')) {
-      const key = `BatchMatMul ${k.inputShapes.map((x) => `[${x}]`).join('·')}`;
+    for (const k of info.kernels) {
+      const key = `${k.name} ${k.inputShapes.map((x) => `[${x}]`).join('·')}`;
       const e = mm.get(key) ?? [0, 0];
       mm.set(key, [e[0] + (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0), e[1] + 1]);
     }
@@ -230,7 +230,7 @@ async function main(): Promise<void> {
     if (o.profile) {
       const total = ours.kernels.reduce((a, k) => a + k[1], 0);
       console.log(`\nprofile ${c}: ${ours.opsPerStep} kernels in one step, ${total.toFixed(1)} ms of kernel time`);
-      for (const [name, ms, calls] of [...ours.kernels.slice(0, 15), ...ours.matmuls.slice(0, 12)])
+      for (const [name, ms, calls] of [...ours.kernels.slice(0, 15), ...ours.matmuls.slice(0, 30)])
         console.log(`  ${name.padEnd(44)} ${ms.toFixed(2).padStart(9)} ms  ${String(calls).padStart(5)} calls`);
       const h = ours.host;
       if (h) {

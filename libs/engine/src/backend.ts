@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerEngineGradients } from './gradients';
+import { installWasmFused, uninstallWasmFused } from './wasm-fused';
 import { installWasmGemm, uninstallWasmGemm } from './wasm-gemm';
 import { installWasmKernelFixes, installWasmUnsortedSegmentSum } from './wasm-kernels';
 import { resolveWasmThreads, useWasmThreads, wasmThreadsInUse } from './wasm-threads';
@@ -39,7 +40,8 @@ export interface InitBackendOptions {
   wasmThreads?: number | 'auto';
   /**
    * wasm matmuls on our own GEMM (wasm-gemm.ts: packed operands, relaxed-SIMD FMA, its own
-   * threads) rather than XNNPACK; default true unless LORA_WASM_GEMM=0. Needs wasmMatMulFix.
+   * threads) rather than XNNPACK, and LayerNorm and gelu_new as fused kernels (wasm-fused.ts);
+   * default true unless LORA_WASM_GEMM=0. Needs wasmMatMulFix.
    */
   wasmGemm?: boolean;
 }
@@ -120,9 +122,13 @@ async function initWasm(fix: boolean, threads: number | 'auto' | undefined, gemm
   installWasmUnsortedSegmentSum();
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
   const n = wasmThreadsInUse();
-  if (!(fix && gemm && simd)) uninstallWasmGemm();
+  if (!(fix && gemm && simd)) {
+    uninstallWasmGemm();
+    uninstallWasmFused();
+  }
   const ours = fix && gemm && simd ? await installWasmGemm({ threads: n }) : undefined;
-  const matmul = ours === undefined ? 'XNNPACK matmul' : `our matmul${ours.fma ? ' (FMA)' : ''}`;
+  const fused = fix && gemm && simd ? await installWasmFused() : false;
+  const matmul = ours === undefined ? 'XNNPACK matmul' : `our matmul${ours.fma ? ' (FMA)' : ''}${fused ? ' and fused kernels' : ''}`;
   const mode = `wasm${simd ? ' SIMD' : ''}${n > 1 ? `, ${n} threads` : ''}, ${matmul}`;
   return { backend: 'wasm', device: `CPU (${mode}): ${cpuModel()}`, simd, threads: n };
 }

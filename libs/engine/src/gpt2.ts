@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { constant } from './constants';
 import { normalizeRows } from './layer-norm';
+import { wasmFusedActive } from './wasm-fused';
 import { fusedAttentionActive, fusedCausalAttention, fusedGeluNew, fusedKernelsActive, fusedLayerNorm } from './webgpu-kernels';
 import type { ForwardContext, ModelAdapters } from './adapter-hooks';
 import type { Gpt2Config } from './io/hf-config';
@@ -307,7 +308,7 @@ export class Gpt2Model {
   private layerNorm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
     const gamma = this.vars.get(`${prefix}.weight`)!;
     const beta = this.vars.get(`${prefix}.bias`)!;
-    if (fusedKernelsActive(x.shape[0])) return fusedLayerNorm(x, gamma, beta, this.config.layerNormEpsilon);
+    if (fusedKernelsActive(x.shape[0]) || wasmFusedActive(x.shape[1])) return fusedLayerNorm(x, gamma, beta, this.config.layerNormEpsilon);
     return tf.add(tf.mul(normalizeRows(x, this.config.layerNormEpsilon), gamma), beta) as tf.Tensor2D;
   }
 
@@ -325,7 +326,7 @@ export class Gpt2Model {
   // gelu_new: 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3). The
   // sigmoid form is the same function, and wasm's sigmoid is ~15x faster than its tanh.
   private geluNew(x: tf.Tensor2D): tf.Tensor2D {
-    if (fusedKernelsActive()) return fusedGeluNew(x);
+    if (fusedKernelsActive() || wasmFusedActive(tf.util.sizeFromShape(x.shape))) return fusedGeluNew(x);
     const c = 2 * Math.sqrt(2 / Math.PI);
     const u2 = tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), constant(0.044715))), constant(c));
     return tf.mul(x, tf.sigmoid(u2)) as tf.Tensor2D;

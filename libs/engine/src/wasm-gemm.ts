@@ -8,10 +8,10 @@
 // them. With tfjs's threaded build (shared memory) the work is split over worker_threads that
 // instantiate the same module on the same memory: the calling thread packs B, then every thread
 // packs its share of A's row panels and computes those rows of C; Atomics carry the hand-off.
-import * as v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { assembleWat, enableRelaxedSimd, heapMemory, WasmBackendLike, WasmModuleLike } from './wasm-assemble';
 import { GEMM_NR, gemmWat } from './wasm-gemm-wat';
 
 const MR = 4;
@@ -36,19 +36,6 @@ interface GemmExports {
     q1: number,
     tmp: number,
   ): void;
-}
-
-interface WasmModuleLike {
-  _malloc(bytes: number): number;
-  _free(ptr: number): void;
-  wasmMemory?: WebAssembly.Memory;
-  asm?: { memory?: WebAssembly.Memory };
-}
-
-interface WasmBackendLike {
-  wasm: WasmModuleLike;
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: string): TensorInfo;
 }
 
 /** One product: C[b] = op(A[b]) · op(B[b]) for b < batch; byte offsets and element strides. */
@@ -205,26 +192,8 @@ class Gemm {
 
 const compiled = new Map<string, { bytes: Uint8Array<ArrayBuffer>; fma: boolean }>();
 
-/** Relaxed SIMD in this V8: on by default from V8 11.4, behind a flag before (Node 20). */
-function enableRelaxedSimd(): void {
-  const major = Number(process.versions.v8.split('.')[0]);
-  const minor = Number(process.versions.v8.split('.')[1]);
-  if (major < 11 || (major === 11 && minor < 4)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-}
-
 async function assemble(fma: boolean, shared: boolean): Promise<Uint8Array<ArrayBuffer>> {
-  // wabt is an Emscripten build of WABT: parse the text, emit the binary.
-  const wabtInit = (await import('wabt')).default;
-  const wabt = await wabtInit();
-  const features = { simd: true, relaxed_simd: fma, threads: shared };
-  const mod = wabt.parseWat('gemm.wat', gemmWat({ mr: MR, fma, shared }), features);
-  try {
-    // wabt's typings omit validate's features argument; without it threads (shared memory) fail.
-    (mod as unknown as { validate(f: object): void }).validate(features);
-    return new Uint8Array(mod.toBinary({}).buffer);
-  } finally {
-    mod.destroy();
-  }
+  return assembleWat('gemm.wat', gemmWat({ mr: MR, fma, shared }), { simd: true, relaxed_simd: fma, threads: shared });
 }
 
 /** The module's bytes for this memory kind: the FMA build when asked and this V8 validates it. */
@@ -246,10 +215,6 @@ async function gemmBytes(shared: boolean, wantFma: boolean): Promise<{ bytes: Ui
 let active: Gemm | undefined;
 let activeBackend: object | undefined;
 let fallback: KernelConfig | undefined;
-
-function heapMemory(wasm: WasmModuleLike): WebAssembly.Memory | undefined {
-  return wasm.wasmMemory ?? wasm.asm?.memory;
-}
 
 type Attrs = { transposeA: boolean; transposeB: boolean };
 

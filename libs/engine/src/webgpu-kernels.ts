@@ -566,6 +566,18 @@ export function registerWebgpuKernels(): void {
   registered = true;
   for (const k of [...KERNELS, ...ATTENTION_KERNELS]) tf.registerKernel(k);
   installTiledMatMul();
+  registerFusedGradients();
+}
+
+let gradientsRegistered = false;
+
+/**
+ * The gradients of the fused ops, by kernel name (so for every backend that registers the
+ * kernels: webgpu here, wasm in wasm-fused.ts). Idempotent.
+ */
+export function registerFusedGradients(): void {
+  if (gradientsRegistered) return;
+  gradientsRegistered = true;
   tf.registerGradient({
     kernelName: 'LoraGeluNew',
     inputsToSave: ['x'],
