@@ -14,12 +14,17 @@ export const GELU_A = 0.044715;
 
 const f4 = (v: number): string => `(f32x4.splat (f32.const ${v}))`;
 
-// e^v for v in a v128 local $v (clobbers $r $t $n).
+// e^v for v in a v128 local $v (clobbers $r $t $n). The rounding of v·log2(e) to an integer and
+// its conversion use the 1.5·2^23 trick (adding it leaves the integer in the low mantissa bits)
+// rather than f32x4.nearest and i32x4.trunc_sat_f32x4_s, and the clamp uses pmin/pmax (plain
+// minps/maxps): V8 expands the IEEE-exact forms into several instructions each on x86.
+const MAGIC = 12582912; // 1.5 · 2^23, bits 0x4b400000
 const EXP = `
-    (local.set $v (f32x4.max (f32x4.min (local.get $v) ${f4(87)}) ${f4(-87)}))
-    (local.set $t (f32x4.nearest (f32x4.mul (local.get $v) ${f4(Math.LOG2E)})))
+    (local.set $v (f32x4.pmax (f32x4.pmin (local.get $v) ${f4(87)}) ${f4(-87)}))
+    (local.set $n (f32x4.add (f32x4.mul (local.get $v) ${f4(Math.LOG2E)}) ${f4(MAGIC)}))
+    (local.set $t (f32x4.sub (local.get $n) ${f4(MAGIC)}))
     (local.set $r (f32x4.sub (f32x4.sub (local.get $v) (f32x4.mul (local.get $t) ${f4(0.693145751953125)})) (f32x4.mul (local.get $t) ${f4(1.428606765330187e-6)})))
-    (local.set $n (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $t)) (i32x4.splat (i32.const 127))) (i32.const 23)))
+    (local.set $n (i32x4.shl (i32x4.add (i32x4.sub (local.get $n) (i32x4.splat (i32.const 0x4b400000))) (i32x4.splat (i32.const 127))) (i32.const 23)))
     (local.set $t ${f4(1 / 720)})
     ${[1 / 120, 1 / 24, 1 / 6, 0.5, 1, 1].map((c) => `(local.set $t (f32x4.add (f32x4.mul (local.get $t) (local.get $r)) ${f4(c)}))`).join('\n    ')}
     (local.set $v (f32x4.mul (local.get $t) (local.get $n)))`;

@@ -55,29 +55,39 @@ interface Job {
   c: number;
 }
 
-// Control block shared with the helper threads (Int32 slots).
-const SEQ = 0; // bumped by the caller for each job
-const DONE = 1; // helpers that finished the job
-const STOP = 2; // non-zero: helpers exit at the next wake-up
-const PARAMS = 3; // the job's fields, as FIELDS lists them
+// Control block shared with the helper threads (Int32 slots). Work is handed out in chunks of
+// A's row blocks through NEXT (compare-and-swap), so a thread the OS descheduled delays the job
+// by one chunk at most: the others take the rest (a static split waited for the slowest thread,
+// and on a loaded machine 2 threads ran 2–10x slower than 1).
+//   caller, per job: wait until ACTIVE = 0 (helpers of the previous job are gone; params are
+//   then free to overwrite), write the params, FIN = 0, NEXT = 0, SEQ += 1 and wake the helpers,
+//   take chunks itself, wait until FIN = chunks, NEXT = CLOSED.
+//   helper, per wake-up: ACTIVE += 1; unless NEXT = CLOSED read the params and take chunks;
+//   ACTIVE -= 1. The params stay put while any helper is active, and the scratch buffers the
+//   job frees are touched only inside a chunk, all of which are done when FIN = chunks.
+const SEQ = 0;
+const NEXT = 1;
+const FIN = 2;
+const ACTIVE = 3;
+const STOP = 4; // non-zero: helpers exit at the next wake-up
+const PARAMS = 5; // the job's fields, as FIELDS lists them
+const CLOSED = -1;
 const FIELDS = [
   ...(['batch', 'm', 'n', 'k', 'a', 'aBatch', 'ai', 'ap', 'b', 'bBatch', 'bj', 'bp', 'c'] as const),
-  // pa: packed A (apk = 1) or unused; pb: packed B, pbItem bytes per batch item; tmp: 32 bytes a thread.
-  ...(['apk', 'pa', 'pb', 'pbItem', 'tmp', 'threads'] as const),
+  // pa: packed A (apk = 1) or unused; pb: packed B, pbItem bytes per batch item; tmp: 32 bytes a
+  // thread; chunk: row blocks per chunk; chunks: how many.
+  ...(['apk', 'pa', 'pb', 'pbItem', 'tmp', 'chunk', 'chunks'] as const),
 ];
 const FIELD_LIST = FIELDS as readonly string[];
 type Params = Record<(typeof FIELDS)[number], number>;
 
-// Thread t's part of a job, written once as source: the calling thread compiles it with
-// `new Function` and the helpers evaluate the same text. Thread t takes its share of the
-// batch·blocks list of A's row blocks (MR rows each), packs them when A is packed, and
-// computes their rows of C against packed B.
-const RUN_SHARE = `
+// Items [lo, hi) of the batch·blocks list of A's row blocks (MR rows each): packs them when A is
+// packed and computes their rows of C against packed B; t picks the thread's scratch block.
+// Written once as source: the calling thread compiles it with `new Function` and the helpers
+// evaluate the same text.
+const RUN_RANGE = `
   const MR = ${MR};
   const blocks = Math.ceil(p.m / MR);
-  const total = p.batch * blocks;
-  const per = Math.ceil(total / p.threads);
-  const lo = Math.min(total, t * per), hi = Math.min(total, (t + 1) * per);
   const paItem = blocks * MR * p.k * 4;
   const tmp = p.tmp + t * 32;
   for (let w = lo; w < hi; ) {
@@ -96,7 +106,29 @@ const RUN_SHARE = `
     g.gemm(pa, ai, ap, p.apk, pb, 32, p.k * 4, c, p.n * 4, p.m, p.n, p.k, q0, q1, tmp);
     w += q1 - q0;
   }`;
-const runShare = new Function('g', 'p', 't', RUN_SHARE) as (g: GemmExports, p: Params, t: number) => void;
+// Takes chunks until none is left (the same text in every thread).
+const TAKE_CHUNKS = `
+  const total = p.batch * Math.ceil(p.m / ${MR});
+  for (;;) {
+    const w = Atomics.load(ctl, ${NEXT});
+    if (w === ${CLOSED} || w >= p.chunks) break;
+    if (Atomics.compareExchange(ctl, ${NEXT}, w, w + 1) !== w) continue;
+    try {
+      runRange(g, p, w * p.chunk, Math.min(total, (w + 1) * p.chunk), t);
+    } finally {
+      Atomics.add(ctl, ${FIN}, 1);
+      Atomics.notify(ctl, ${FIN});
+    }
+  }`;
+type RunRange = (g: GemmExports, p: Params, lo: number, hi: number, t: number) => void;
+const runRange = new Function('g', 'p', 'lo', 'hi', 't', RUN_RANGE) as RunRange;
+const takeChunks = new Function('runRange', 'ctl', 'g', 'p', 't', TAKE_CHUNKS) as (
+  r: RunRange,
+  ctl: Int32Array,
+  g: GemmExports,
+  p: Params,
+  t: number,
+) => void;
 
 // The helper threads' program: the same module on the same memory, woken by SEQ.
 const HELPER_SOURCE = `
@@ -104,17 +136,26 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { module, memory, control, t, fields } = workerData;
 const g = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
-const runShare = new Function('g', 'p', 't', ${JSON.stringify(RUN_SHARE)});
+const runRange = new Function('g', 'p', 'lo', 'hi', 't', ${JSON.stringify(RUN_RANGE)});
+const takeChunks = new Function('runRange', 'ctl', 'g', 'p', 't', ${JSON.stringify(TAKE_CHUNKS)});
 let seen = 0;
 for (;;) {
   Atomics.wait(ctl, ${SEQ}, seen);
   seen = Atomics.load(ctl, ${SEQ});
   if (Atomics.load(ctl, ${STOP}) !== 0) break;
-  const p = {};
-  fields.forEach((f, i) => (p[f] = ctl[${PARAMS} + i] >>> 0));
-  try { runShare(g, p, t); } catch (e) { parentPort.postMessage(String((e && e.stack) || e)); }
-  Atomics.add(ctl, ${DONE}, 1);
-  Atomics.notify(ctl, ${DONE});
+  Atomics.add(ctl, ${ACTIVE}, 1);
+  try {
+    if (Atomics.load(ctl, ${NEXT}) !== ${CLOSED}) {
+      const p = {};
+      fields.forEach((f, i) => (p[f] = ctl[${PARAMS} + i] >>> 0));
+      takeChunks(runRange, ctl, g, p, t);
+    }
+  } catch (e) {
+    parentPort.postMessage(String((e && e.stack) || e));
+  } finally {
+    Atomics.sub(ctl, ${ACTIVE}, 1);
+    Atomics.notify(ctl, ${ACTIVE});
+  }
 }
 `;
 
@@ -133,6 +174,7 @@ class Gemm {
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
   ) {
+    Atomics.store(this.control, NEXT, CLOSED);
     for (let t = 1; t < info.threads; t++) {
       const w = new Worker(HELPER_SOURCE, {
         eval: true,
@@ -161,20 +203,24 @@ class Gemm {
     const tmp = pb + bItems * pbItem;
     try {
       for (let bi = 0; bi < bItems; bi++) this.g.packB(job.b + bi * job.bBatch, job.bj, job.bp, n, k, pb + bi * pbItem);
-      const p: Params = { ...job, apk, pa, pb, pbItem, tmp, threads: Math.min(this.info.threads, batch * blocks) };
-      if (p.threads <= 1) {
-        runShare(this.g, p, 0);
+      const total = batch * blocks;
+      // About 4 chunks a thread: small enough to even out, big enough that the claims are rare.
+      const chunk = Math.max(1, Math.ceil(total / (4 * this.info.threads)));
+      const p: Params = { ...job, apk, pa, pb, pbItem, tmp, chunk, chunks: Math.ceil(total / chunk) };
+      if (this.helpers.length === 0 || p.chunks === 1) {
+        runRange(this.g, p, 0, total, 0);
         return;
       }
       const ctl = this.control;
+      for (let a = Atomics.load(ctl, ACTIVE); a !== 0; a = Atomics.load(ctl, ACTIVE)) Atomics.wait(ctl, ACTIVE, a);
       FIELDS.forEach((f, i) => (ctl[PARAMS + i] = p[f] | 0));
-      Atomics.store(ctl, DONE, 0);
+      Atomics.store(ctl, FIN, 0);
+      Atomics.store(ctl, NEXT, 0);
       Atomics.add(ctl, SEQ, 1);
       Atomics.notify(ctl, SEQ);
-      runShare(this.g, p, 0);
-      // Every helper wakes for a job; those past p.threads find an empty share.
-      const helpers = this.helpers.length;
-      for (let d = Atomics.load(ctl, DONE); d < helpers; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
+      takeChunks(runRange, ctl, this.g, p, 0);
+      for (let f = Atomics.load(ctl, FIN); f < p.chunks; f = Atomics.load(ctl, FIN)) Atomics.wait(ctl, FIN, f);
+      Atomics.store(ctl, NEXT, CLOSED);
     } finally {
       wasm._free(base);
     }
