@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { compareBackends, PARITY_VARIANTS, parityOk } from '@lora/adapters/testing';
 import { BackendPreference, initBackend } from '@lora/engine';
+import { adamResumeAcrossBackends } from '../libs/engine/src/testing/adam-resume';
 
 async function main(): Promise<void> {
   const o = new Command()
@@ -28,6 +29,13 @@ async function main(): Promise<void> {
       `| ${name} | ${r.maxLossRelDiff.toExponential(2)} | ${r.maxWeightDiff.toExponential(2)} | ${r.maxWeight.toFixed(3)} | ${ok ? 'PASS' : 'FAIL'} |`,
     );
   }
+  // Adam's saved moments: 3 steps here, resumed on cpu (the fused webgpu layout splits on save).
+  const resume = await adamResumeAcrossBackends(o.backend as BackendPreference);
+  const resumeOk = resume.maxDiff < 1e-5;
+  if (!resumeOk) failed++;
+  console.log(
+    `\nAdam state saved on ${info.backend}, resumed on cpu: max weight diff ${resume.maxDiff.toExponential(2)} against cpu throughout: ${resumeOk ? 'PASS' : 'FAIL'}`,
+  );
   process.exit(failed ? 1 : 0);
 }
 
