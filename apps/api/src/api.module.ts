@@ -8,6 +8,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module';
 import { CatalogModule } from './catalog/catalog.module';
 import { CheckpointsModule } from './checkpoints/checkpoints.module';
+import { accessLogLevel } from './common/access-log-level';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { QueuesModule } from './queues/queues.module';
@@ -26,10 +27,7 @@ export class ApiModule {
           pinoHttp: {
             ...pinoOptions(config, 'api'),
             autoLogging: { ignore: (req) => req.url === '/health' },
-            // A successful read is logged at debug: at info its serialisation was a visible share of
-            // a request's CPU under load (bench/api-latency). Writes stay info, failures warn/error.
-            customLogLevel: (req, res, err) =>
-              err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : req.method === 'GET' ? 'debug' : 'info',
+            customLogLevel: accessLogLevel,
           },
         }),
         DbModule.forRoot(config.db),
