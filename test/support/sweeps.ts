@@ -1,5 +1,6 @@
 // Reading a sweep the way clients do: GET /sweeps/:id is a summary (progress, best trial) without
 // trials, so these page through GET /sweeps/:id/trials for them.
+/* eslint-disable @typescript-eslint/no-explicit-any -- API answers read loosely, as Stack.http returns them */
 
 /** What the specs call the API with: Stack.http, or `fetchHttp` over a base URL. */
 export type Http = (method: string, url: string) => Promise<{ status: number; data: any }>;
