@@ -97,6 +97,15 @@ describe('sweep summary', () => {
     expect(page.items.map((t: { id: string }) => t.id)).toEqual(ids.slice(2));
   });
 
+  it('documents the summary in the OpenAPI document', async () => {
+    const doc = (await http('GET', '/docs-json')).data;
+    const schema = doc.paths['/sweeps/{id}'].get.responses['200'].content['application/json'].schema;
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['progress', 'best', 'metric', 'metricMode', 'baseModel']));
+    expect(schema.properties).not.toHaveProperty('trials');
+    expect(doc.paths['/sweeps'].post.responses['201'].content['application/json'].schema.properties).toHaveProperty('best');
+    expect(doc.paths['/sweeps/{id}/trials'].get.responses['200'].content['application/json'].schema.properties.items.type).toBe('array');
+  });
+
   it('answers a malformed id with the 400 naming it, and an unknown one with the 404', async () => {
     const bad = await http('GET', '/sweeps/not-a-uuid');
     expect(bad.status).toBe(400);
