@@ -244,8 +244,8 @@ async function main(): Promise<void> {
     const sweepIds = (await pg.query<{ id: string }>(`SELECT id FROM "Sweep"`)).rows.map((r) => r.id);
     const trialIds = (await pg.query<{ id: string }>(`SELECT id FROM "Trial" ORDER BY random() LIMIT 2000`)).rows.map((r) => r.id);
     const any = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
-    // The dashboard's reads (weights in %). GET /sweeps/:id returns the sweep with every one of its
-    // trials (~390 kB at 500 trials); /sweeps/:id/trials pages them.
+    // The dashboard's reads (weights in %). GET /sweeps/:id is the sweep's summary (progress, best
+    // trial; until 2026-12 it carried every trial, ~390 kB at 500); /sweeps/:id/trials pages them.
     const perSweep = Math.ceil(o.trials / o.sweeps);
     const mix: Route[] = [
       { name: 'GET /sweeps', weight: 10, url: () => '/sweeps?take=20' },

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
       // The worker is idle (blocked on Redis) when the sweep arrives.
       await new Promise((r) => setTimeout(r, 200));
       const submitAt = Date.now();
-      const sweep = await stack.http<{ id: string; trials: Array<{ id: string }> }>('POST', '/sweeps', {
+      const sweep = await stack.http<{ id: string }>('POST', '/sweeps', {
         name: `first-step ${i}`,
         baseModel: 'sotu-gpt2-small',
         dataset,
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
         searchSpace: { r: [4], alpha: [8], lr: [1e-3], targetModules: [['c_attn']] },
         training: { steps: 2, batchSize: 1, seqLen: 16, evalEvery: 0, evalBatches: 1, checkpointEvery: 0, logEvery: 1, warmupSteps: 0 },
       });
-      const trialId = sweep.trials[0].id;
+      const trialId = (await stack.http<{ items: Array<{ id: string }> }>('GET', `/sweeps/${sweep.id}/trials?take=1`)).items[0].id;
       const deadline = Date.now() + 120_000;
       for (;;) {
         const t = await stack.prisma.trial.findUniqueOrThrow({ where: { id: trialId }, select: { status: true, error: true } });

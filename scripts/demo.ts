@@ -88,6 +88,16 @@ async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
   return JSON.parse(text) as T;
 }
 
+/** Every trial of the sweep: GET /sweeps/:id is a summary, the trials come in pages. */
+async function sweepTrials(id: string): Promise<TrialView[]> {
+  const out: TrialView[] = [];
+  for (;;) {
+    const page = await api<{ total: number; items: TrialView[] }>('GET', `/sweeps/${id}/trials?take=500&skip=${out.length}`);
+    out.push(...page.items);
+    if (page.items.length === 0 || out.length >= page.total) return out;
+  }
+}
+
 async function waitHealthy(timeoutMs: number) {
   const t0 = Date.now();
   while (Date.now() - t0 < timeoutMs) {
@@ -133,8 +143,8 @@ async function main() {
       logEvery: 1,
     },
   };
-  const sweep = await api<{ id: string; trials: TrialView[] }>('POST', '/sweeps', spec);
-  console.log(`Submitted sweep ${sweep.id} with ${sweep.trials.length} trials (logs: runs/api.log, runs/worker.log)`);
+  const sweep = await api<{ id: string; progress: { total: number } }>('POST', '/sweeps', spec);
+  console.log(`Submitted sweep ${sweep.id} with ${sweep.progress.total} trials (logs: runs/api.log, runs/worker.log)`);
 
   const bars = new MultiBar(
     {
@@ -147,15 +157,15 @@ async function main() {
     Presets.shades_classic,
   );
   const byTrial = new Map(
-    sweep.trials.map((t) => [
+    (await sweepTrials(sweep.id)).map((t) => [
       t.id,
       bars.create(t.hyperparams.training.steps, 0, { label: `r=${t.hyperparams.r}`.padEnd(5), loss: '-', status: t.status }),
     ]),
   );
   let trials: TrialView[];
   for (;;) {
-    const s = await api<{ status: string; trials: TrialView[]; progress: { done: number; total: number } }>('GET', `/sweeps/${sweep.id}`);
-    trials = s.trials;
+    const s = await api<{ status: string; progress: { done: number; total: number } }>('GET', `/sweeps/${sweep.id}`);
+    trials = await sweepTrials(sweep.id);
     for (const t of trials) {
       const pts = await api<Array<{ step: number; value: number }>>('GET', `/trials/${t.id}/metrics?name=loss&split=train&take=100000`);
       const last = pts[pts.length - 1];

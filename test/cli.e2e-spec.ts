@@ -10,6 +10,7 @@ import { trainJobId } from '@lora/contracts';
 import { startStack, type Stack } from './support/stack';
 import { waitFor } from './support/wait';
 import { tail } from './support/worker-process';
+import { sweepTrials, sweepWithTrials } from './support/sweeps';
 
 jest.setTimeout(10 * 60_000);
 
@@ -101,12 +102,14 @@ describe('lora CLI (built binary, real stack)', () => {
   it('watches the sweep to completion: exit 0, names the best trial', async () => {
     const r = await lora(['sweep', 'watch', sweepId, '--interval', '0.5']);
     if (r.code !== 0) throw new Error(`watch exited ${r.code}\n${r.stdout}\n${r.stderr}\nworker log:\n${tail(stack.worker.logFile)}`);
-    const sweep = (await stack.http('GET', `/sweeps/${sweepId}`)).data as {
+    const sweep = (await sweepWithTrials(stack.http, sweepId)) as {
       status: string;
+      best: { id: string } | null;
       trials: Array<{ id: string; finalEvalLoss: number }>;
     };
     expect(sweep.status).toBe('succeeded');
     const best = [...sweep.trials].sort((a, b) => a.finalEvalLoss - b.finalEvalLoss)[0];
+    expect(sweep.best?.id).toBe(best.id);
     bestId = best.id;
     expect(r.stdout).toContain(`sweep ${sweepId} succeeded: 2 trials`);
     expect(r.stdout).toContain(`best trial: ${best.id}`);
@@ -193,7 +196,7 @@ describe('lora CLI (built binary, real stack)', () => {
     const submitted = await lora(['sweep', 'submit', 'long.yaml']);
     expect(submitted.code).toBe(0);
     const longId = new RegExp(`submitted sweep (${UUID})`).exec(submitted.stdout)![1];
-    const trialIds = ((await stack.http('GET', `/sweeps/${longId}`)).data.trials as Array<{ id: string }>).map((t) => t.id);
+    const trialIds = ((await sweepTrials(stack.http, longId)) as Array<{ id: string }>).map((t) => t.id);
 
     const cancel = await lora(['sweep', 'cancel', longId]);
     expect(cancel.code).toBe(0);

@@ -4,6 +4,7 @@
 import { startStack, type Stack } from './support/stack';
 import { waitFor } from './support/wait';
 import { tail } from './support/worker-process';
+import { sweepTrials, sweepWithTrials } from './support/sweeps';
 
 jest.setTimeout(10 * 60_000);
 
@@ -31,7 +32,7 @@ describe('cancel and rerun (real stack)', () => {
       training: { steps: STEPS, batchSize: 2, seqLen: 16, evalBatches: 2, logEvery: 1 },
     };
     const sweep = (await stack.http('POST', '/sweeps', spec)).data;
-    const [first, second] = sweep.trials as Array<{ id: string }>;
+    const [first, second] = (await sweepTrials(stack.http, sweep.id)) as Array<{ id: string }>;
 
     await waitFor('the first trial to be training', async () => (await trainSteps(first.id)).length >= 5, 120_000);
     const t0 = Date.now();
@@ -65,7 +66,7 @@ describe('cancel and rerun (real stack)', () => {
     const cancelledSweep = await waitFor(
       'the sweep to be cancelled',
       async () => {
-        const s = (await stack.http('GET', `/sweeps/${sweep.id}`)).data;
+        const s = await sweepWithTrials(stack.http, sweep.id);
         return s.status === 'cancelled' && s.trials.every((t: { status: string }) => t.status === 'cancelled') ? s : null;
       },
       20_000,
@@ -81,7 +82,7 @@ describe('cancel and rerun (real stack)', () => {
       'the rerun to finish',
       async () => {
         const s = (await stack.http('GET', `/sweeps/${sweep.id}`)).data;
-        return s.progress.done === 2 && s.status === 'succeeded' ? s : null;
+        return s.progress.done === 2 && s.status === 'succeeded' ? sweepWithTrials(stack.http, sweep.id) : null;
       },
       5 * 60_000,
       500,
@@ -119,7 +120,7 @@ describe('cancel and rerun (real stack)', () => {
       async () => {
         const s = (await stack.http('GET', `/sweeps/${sweep.id}`)).data;
         // The sweep's own status is derived just after its last trial's (refreshStatus).
-        return s.progress.done === 3 && s.status !== 'running' ? s : null;
+        return s.progress.done === 3 && s.status !== 'running' ? sweepWithTrials(stack.http, sweep.id) : null;
       },
       5 * 60_000,
       500,

@@ -7,6 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, screenshot, watchErrors } from './support/browser';
 import { startStack, type Stack } from './support/stack';
 import { waitFor } from './support/wait';
+import { sweepTrials } from './support/sweeps';
 
 jest.setTimeout(10 * 60_000);
 
@@ -56,7 +57,7 @@ describe('dashboard (Chromium, real stack)', () => {
   const submit = async (spec: unknown) => {
     const r = await stack.http('POST', '/sweeps', spec);
     expect(r.status).toBe(201);
-    return r.data as { id: string; trials: TrialRow[] };
+    return { id: r.data.id as string, trials: (await sweepTrials(stack.http, r.data.id)) as TrialRow[] };
   };
   const statusOf = async (trialId: string) => (await stack.http('GET', `/trials/${trialId}`)).data.status as string;
 

@@ -3,6 +3,7 @@
 // sweep's stream nothing of it; unknown or malformed ids are refused before streaming.
 import { startApiOnly, type ApiOnly } from './support/api-only';
 import { waitFor } from './support/wait';
+import { fetchHttp, sweepTrials } from './support/sweeps';
 
 jest.setTimeout(120_000);
 
@@ -71,7 +72,8 @@ describe('live events (SSE)', () => {
       }),
     });
     expect(r.status).toBe(201);
-    return (await r.json()) as { id: string; trials: Array<{ id: string }> };
+    const { id } = (await r.json()) as { id: string };
+    return { id, trials: (await sweepTrials(fetchHttp(base, token), id)) as Array<{ id: string }> };
   };
 
   it('streams trial rows and sweep state of a cancelled sweep to its stream and the fleet stream only', async () => {

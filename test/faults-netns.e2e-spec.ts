@@ -9,6 +9,7 @@ import { startStack, type Stack } from './support/stack';
 import { startPostgres, startRedis, type ThrowawayServer } from './support/throwaway';
 import { waitFor } from './support/wait';
 import { tail } from './support/worker-process';
+import { sweepWithTrials } from './support/sweeps';
 
 jest.setTimeout(5 * 60_000);
 
@@ -141,7 +142,7 @@ describe('fault injection: a worker in its own network namespace', () => {
       async () => {
         const sw = (await s.http('GET', `/sweeps/${sweepId}`)).data;
         // The sweep's status is refreshed just after its last trial's: wait for both.
-        return sw.progress?.done === 1 && !['queued', 'running'].includes(sw.status) ? sw : null;
+        return sw.progress?.done === 1 && !['queued', 'running'].includes(sw.status) ? sweepWithTrials(s.http, sweepId) : null;
       },
       3 * 60_000,
       500,

@@ -9,6 +9,7 @@ import { startStack, type Stack, type StackOverrides } from './support/stack';
 import { startPostgres, startRedis, type ThrowawayServer } from './support/throwaway';
 import { waitFor } from './support/wait';
 import { tail } from './support/worker-process';
+import { sweepTrials, sweepWithTrials } from './support/sweeps';
 
 jest.setTimeout(6 * 60_000);
 
@@ -41,7 +42,7 @@ const steps = async (stack: Stack, trialId: string, split: 'train' | 'eval') =>
 async function sweepSurvivesRestart(stack: Stack, server: ThrowawayServer, label: string): Promise<void> {
   const submitted = await stack.http('POST', '/sweeps', spec(`faults: restart ${label}`));
   expect(submitted.status).toBe(201);
-  const sweep = submitted.data as { id: string; trials: Array<{ id: string }> };
+  const sweep = { id: submitted.data.id as string, trials: (await sweepTrials(stack.http, submitted.data.id)) as Array<{ id: string }> };
   expect(sweep.trials).toHaveLength(2);
   const first = sweep.trials[0].id;
   await waitFor('the first trial to log 10 steps', async () => (await steps(stack, first, 'train')).length >= 10, 120_000, 200);
@@ -75,7 +76,7 @@ async function sweepSurvivesRestart(stack: Stack, server: ThrowawayServer, label
     'the sweep to finish',
     async () => {
       const s = (await stack.http('GET', `/sweeps/${sweep.id}`)).data;
-      return s.progress?.done === 2 && !['queued', 'running'].includes(s.status) ? s : null;
+      return s.progress?.done === 2 && !['queued', 'running'].includes(s.status) ? sweepWithTrials(stack.http, sweep.id) : null;
     },
     4 * 60_000,
     500,

@@ -6,6 +6,7 @@
 import { startStack, type Stack } from './support/stack';
 import { waitFor } from './support/wait';
 import { startWorker, tail, type WorkerProcess } from './support/worker-process';
+import { sweepTrials } from './support/sweeps';
 
 jest.setTimeout(8 * 60_000);
 
@@ -71,7 +72,7 @@ describe('worker faults (real processes)', () => {
   const submit = async (name: string) => {
     const r = await stack.http('POST', '/sweeps', spec(name));
     expect(r.status).toBe(201);
-    return r.data.trials[0].id as string;
+    return (await sweepTrials(stack.http, r.data.id))[0].id as string;
   };
   const trial = async (id: string) => (await stack.http('GET', `/trials/${id}`)).data;
   const lastStep = async (id: string) => {

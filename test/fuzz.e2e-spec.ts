@@ -7,6 +7,7 @@ import type { PrismaClient } from '@lora/db';
 import type { Queue } from 'bullmq';
 import { generateCases, namesField, serialize, VALID_BODIES, type FuzzCase, type RealIds } from './support/sweep-fuzz';
 import { startApiOnly, type ApiOnly } from './support/api-only';
+import { fetchHttp, sweepTrials } from './support/sweeps';
 
 jest.setTimeout(600_000);
 
@@ -85,13 +86,14 @@ describe('API fuzz', () => {
 
   it(`answers ${CASES} malformed requests with a 4xx naming the field, and stores nothing`, async () => {
     // The bodies mutated below are valid: each is accepted as is (and gives real ids to probe).
-    const accepted: Record<string, { id: string; trials: Array<{ id: string; kind: string }> }> = {};
+    const accepted: Record<string, { id: string }> = {};
     for (const [name, body] of Object.entries(VALID_BODIES)) {
       const r = await send({ method: 'POST', url: '/sweeps', body: serialize(body()), headers: { 'content-type': 'application/json' } });
       expect({ name, status: r.status, body: r.status === 201 ? 'ok' : r.text }).toEqual({ name, status: 201, body: 'ok' });
       accepted[name] = r.data as (typeof accepted)[string];
     }
-    const ids: RealIds = { sweepId: accepted.grid.id, trialId: accepted.grid.trials.find((t) => t.kind === 'train')!.id };
+    const gridTrials = (await sweepTrials(fetchHttp(base, token), accepted.grid.id)) as Array<{ id: string; kind: string }>;
+    const ids: RealIds = { sweepId: accepted.grid.id, trialId: gridTrials.find((t) => t.kind === 'train')!.id };
 
     const cases = generateCases(SEED, CASES, ids);
     const before = await snapshot();

@@ -5,6 +5,7 @@
 import { startStack, type Stack } from './support/stack';
 import { waitFor } from './support/wait';
 import { startWorker, type WorkerProcess } from './support/worker-process';
+import { sweepWithTrials } from './support/sweeps';
 
 jest.setTimeout(5 * 60_000);
 
@@ -65,7 +66,7 @@ describe('routing trials by device class and memory', () => {
         `the ${what} sweep`,
         async () => {
           const s = (await stack.http('GET', `/sweeps/${id}`)).data;
-          return s.progress.done === s.progress.total ? s : null;
+          return s.progress.done === s.progress.total ? sweepWithTrials(stack.http, id) : null;
         },
         3 * 60_000,
         500,

@@ -7,6 +7,7 @@ import { unzipSync } from 'fflate';
 import { startStack, type Stack } from './support/stack';
 import { waitFor } from './support/wait';
 import { tail } from './support/worker-process';
+import { sweepTrials, sweepWithTrials } from './support/sweeps';
 
 jest.setTimeout(15 * 60_000);
 
@@ -44,17 +45,16 @@ describe('all eight variants through the real stack', () => {
     };
     const submitted = await stack.http('POST', '/sweeps', spec);
     expect(submitted.status).toBe(201);
-    expect(submitted.data.trials.map((t: { variant: string; kind: string }) => `${t.kind}:${t.variant}`)).toEqual([
-      ...ALL_VARIANTS.map((v) => `train:${v}`),
-      'probe:lora',
-    ]);
+    expect(
+      (await sweepTrials(stack.http, submitted.data.id)).map((t: { variant: string; kind: string }) => `${t.kind}:${t.variant}`),
+    ).toEqual([...ALL_VARIANTS.map((v) => `train:${v}`), 'probe:lora']);
 
     const done = await waitFor(
       'every variant to finish',
       async () => {
         if (stack.worker.child.exitCode !== null) throw new Error(`worker exited: ${tail(stack.worker.logFile)}`);
         const s = await stack.http('GET', `/sweeps/${submitted.data.id}`);
-        return s.data.progress.done === s.data.progress.total ? s.data : null;
+        return s.data.progress.done === s.data.progress.total ? sweepWithTrials(stack.http, submitted.data.id) : null;
       },
       12 * 60_000,
       500,

@@ -14,6 +14,7 @@ import { createApiApp } from '../apps/api/src/bootstrap';
 import { evaluateCheckpoint } from '../apps/worker/src/train/trial-data';
 import { waitFor } from './support/wait';
 import { startWorker, tail, type WorkerProcess } from './support/worker-process';
+import { sweepWithTrials } from './support/sweeps';
 
 const STEPS = 24;
 jest.setTimeout(10 * 60_000);
@@ -131,7 +132,8 @@ describe('walking skeleton (real API, worker process, Postgres, Redis)', () => {
     const key = `e2e-${Date.now()}`;
     const submitted = await http('POST', '/sweeps', spec, { 'Idempotency-Key': key });
     expect(submitted.status).toBe(201);
-    expect(submitted.data.trials).toHaveLength(2);
+    expect(submitted.data.progress).toMatchObject({ total: 2, done: 0 });
+    expect(submitted.data).not.toHaveProperty('trials');
     const sweepId: string = submitted.data.id;
 
     const done = await waitFor(
@@ -139,7 +141,7 @@ describe('walking skeleton (real API, worker process, Postgres, Redis)', () => {
       async () => {
         if (worker.child.exitCode !== null) throw new Error(`worker exited: ${tail(worker.logFile)}`);
         const s = await http('GET', `/sweeps/${sweepId}`);
-        return s.data.progress.done === 2 ? s.data : null;
+        return s.data.progress.done === 2 ? sweepWithTrials(http, sweepId) : null;
       },
       8 * 60_000,
       500,

@@ -8,6 +8,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module';
 import { CatalogModule } from './catalog/catalog.module';
 import { CheckpointsModule } from './checkpoints/checkpoints.module';
+import { accessLogLevel } from './common/access-log-level';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { QueuesModule } from './queues/queues.module';
@@ -23,7 +24,11 @@ export class ApiModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggerModule.forRoot({
-          pinoHttp: { ...pinoOptions(config, 'api'), autoLogging: { ignore: (req) => req.url === '/health' } },
+          pinoHttp: {
+            ...pinoOptions(config, 'api'),
+            autoLogging: { ignore: (req) => req.url === '/health' },
+            customLogLevel: accessLogLevel,
+          },
         }),
         DbModule.forRoot(config.db),
         BullModule.forRoot({ connection: redisOptions(config.redis.url), prefix: config.redis.prefix }),

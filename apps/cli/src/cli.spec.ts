@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCli } from './cli';
-import { FakeApi, fakeDeps, sweep, SWEEP_ID, trial, TRIAL_A, TRIAL_B, unreachableFetch } from './testing/fake-api';
+import { FakeApi, fakeDeps, summaryOf, sweep, SWEEP_ID, trial, TRIAL_A, TRIAL_B, unreachableFetch } from './testing/fake-api';
 
 const BASE = 'http://api.test:3000';
 const notFound = (what: string, id: string) => ({
@@ -29,7 +29,7 @@ const SPEC_YAML = 'baseModel: sotu-gpt2-small\ndataset: moby-dick\nvariants: [lo
 describe('lora sweep submit', () => {
   it('posts the parsed file with a content-hash Idempotency-Key and prints id, trials and the watch command', async () => {
     fs.writeFileSync(path.join(dir, 's.yaml'), SPEC_YAML);
-    const api = new FakeApi().on('POST', '/sweeps', { status: 201, json: sweep([trial(TRIAL_A, 0, 4), trial(TRIAL_B, 1, 8)]) });
+    const api = new FakeApi().on('POST', '/sweeps', { status: 201, json: summaryOf(sweep([trial(TRIAL_A, 0, 4), trial(TRIAL_B, 1, 8)])) });
     const r = await run(api, ['sweep', 'submit', 's.yaml']);
     expect(r.code).toBe(0);
     const req = api.requests[0];
@@ -47,7 +47,7 @@ describe('lora sweep submit', () => {
 
   it('says when the same content was submitted before (200) and honours --idempotency-key', async () => {
     fs.writeFileSync(path.join(dir, 's.json'), JSON.stringify({ baseModel: 'm', dataset: 'd', variants: ['lora'] }));
-    const api = new FakeApi().on('POST', '/sweeps', { status: 200, json: sweep([trial(TRIAL_A, 0, 4)]) });
+    const api = new FakeApi().on('POST', '/sweeps', { status: 200, json: summaryOf(sweep([trial(TRIAL_A, 0, 4)])) });
     const r = await run(api, ['sweep', 'submit', 's.json', '--idempotency-key', 'k-1']);
     expect(r.code).toBe(0);
     expect(api.requests[0].headers['idempotency-key']).toBe('k-1');
@@ -114,10 +114,11 @@ describe('lora sweep submit', () => {
 
   it('--json prints the sweep', async () => {
     fs.writeFileSync(path.join(dir, 's.yaml'), SPEC_YAML);
-    const api = new FakeApi().on('POST', '/sweeps', { status: 201, json: sweep([trial(TRIAL_A, 0, 4)]) });
+    const api = new FakeApi().on('POST', '/sweeps', { status: 201, json: summaryOf(sweep([trial(TRIAL_A, 0, 4)])) });
     const r = await run(api, ['sweep', 'submit', 's.yaml', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ id: SWEEP_ID, replayed: false, trials: [{ id: TRIAL_A }] });
+    expect(JSON.parse(r.out)).toMatchObject({ id: SWEEP_ID, replayed: false, progress: { total: 1 } });
+    expect(JSON.parse(r.out)).not.toHaveProperty('trials');
   });
 });
 
@@ -194,7 +195,7 @@ describe('list, show, leaderboard, trial show', () => {
   ]);
 
   it('sweep list', async () => {
-    const api = new FakeApi().on('GET', '/sweeps', { json: { total: 3, items: [done] } });
+    const api = new FakeApi().on('GET', '/sweeps', { json: { total: 3, items: [summaryOf(done)] } });
     const r = await run(api, ['sweep', 'list', '--take', '1']);
     expect(r.code).toBe(0);
     expect(api.requests[0].url.search).toBe('?take=1');
@@ -203,11 +204,24 @@ describe('list, show, leaderboard, trial show', () => {
   });
 
   it('sweep show prints the trials table', async () => {
-    const api = new FakeApi().on('GET', `/sweeps/${SWEEP_ID}`, { json: done });
+    const api = new FakeApi().onSweep(SWEEP_ID, () => done);
     const r = await run(api, ['sweep', 'show', SWEEP_ID]);
     expect(r.code).toBe(0);
     expect(r.out).toContain('status:   succeeded, 2/2 done (2 succeeded)');
     expect(r.out).toMatch(/1\s+lora\s+8\s+0\.003\s+succeeded\s+45,056\s+2\.0110 → 1\.8340\s+2,400/);
+  });
+
+  it('sweep show reads the summary, then the trials page by page', async () => {
+    const many = sweep(Array.from({ length: 501 }, (_, i) => trial(`${String(i).padStart(8, '0')}-0000-4000-8000-000000000000`, i, 4)));
+    const api = new FakeApi().onSweep(SWEEP_ID, () => many);
+    const r = await run(api, ['--json', 'sweep', 'show', SWEEP_ID]);
+    expect(r.code).toBe(0);
+    expect(api.requests.map((q) => `${q.path}${q.url.search}`)).toEqual([
+      `/sweeps/${SWEEP_ID}`,
+      `/sweeps/${SWEEP_ID}/trials?take=500&skip=0`,
+      `/sweeps/${SWEEP_ID}/trials?take=500&skip=500`,
+    ]);
+    expect(JSON.parse(r.out).trials.map((t: { index: number }) => t.index)).toEqual([...Array(501).keys()]);
   });
 
   it('sweep leaderboard asks the API for the top N', async () => {
@@ -225,7 +239,7 @@ describe('list, show, leaderboard, trial show', () => {
   });
 
   it('sweep leaderboard ranks locally on an API without the route', async () => {
-    const api = new FakeApi().on('GET', `/sweeps/${SWEEP_ID}`, { json: done });
+    const api = new FakeApi().onSweep(SWEEP_ID, () => done);
     const r = await run(api, ['sweep', 'leaderboard', SWEEP_ID, '--top', '1']);
     expect(r.code).toBe(0);
     expect(r.out.trim().split('\n')).toHaveLength(2);

@@ -33,8 +33,11 @@ export interface SweepSummary {
   baseModel?: { name: string };
   dataset?: { name: string };
   progress: Progress;
+  /** GET /sweeps/:id and POST /sweeps: the best train trial by the sweep's metric (null: none has a value yet). */
+  best?: TrialView | null;
 }
 
+/** A sweep with all its trials: the summary plus GET /sweeps/:id/trials (sweep-trials.ts). */
 export interface SweepView extends SweepSummary {
   trials: TrialView[];
 }

@@ -1,6 +1,6 @@
 import { runCli } from './cli';
 import { InterruptedError } from './errors';
-import { FakeApi, fakeDeps, sweep, SWEEP_ID, trial, TRIAL_A, TRIAL_B } from './testing/fake-api';
+import { FakeApi, fakeDeps, summaryOf, sweep, SWEEP_ID, trial, TRIAL_A, TRIAL_B } from './testing/fake-api';
 import { bestTrial, outcome } from './watch';
 import type { SweepView, TrialView } from './types';
 
@@ -44,7 +44,7 @@ function scriptedApi(final: 'succeeded' | 'failed') {
     ],
   };
   const api = new FakeApi()
-    .on('GET', `/sweeps/${SWEEP_ID}`, () => ({ json: states[Math.min(poll++, states.length - 1)] }))
+    .onSweep(SWEEP_ID, () => states[Math.min(poll++, states.length - 1)])
     .on('GET', '/trials/[^/]+/metrics', (req) => {
       const id = req.path.split('/')[2];
       const after = Number(req.url.searchParams.get('afterStep'));
@@ -118,7 +118,7 @@ describe('lora sweep watch', () => {
     const done = sweep([trial(TRIAL_A, 0, 4, { status: 'succeeded', finalEvalLoss: 1.5, baselineEvalLoss: 2 })]);
     const flaky = async (url: string, init?: RequestInit) => {
       if (++calls <= 2) throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
-      return new FakeApi().on('GET', `/sweeps/${SWEEP_ID}`, { json: done }).fetch(url, init);
+      return new FakeApi().onSweep(SWEEP_ID, () => done).fetch(url, init);
     };
     const deps = fakeDeps(new FakeApi(), { fetch: flaky });
     expect(await runCli(['--api', BASE, 'sweep', 'watch', SWEEP_ID], deps)).toBe(0);
@@ -135,7 +135,10 @@ describe('lora sweep watch', () => {
     const path = await import('node:path');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lora-cli-'));
     fs.writeFileSync(path.join(dir, 's.yaml'), 'baseModel: m\ndataset: d\nvariants: [lora]\n');
-    const api = scriptedApi('succeeded').on('POST', '/sweeps', { status: 201, json: sweep([trial(TRIAL_A, 0, 4), trial(TRIAL_B, 1, 8)]) });
+    const api = scriptedApi('succeeded').on('POST', '/sweeps', {
+      status: 201,
+      json: summaryOf(sweep([trial(TRIAL_A, 0, 4), trial(TRIAL_B, 1, 8)])),
+    });
     const deps = fakeDeps(api, { cwd: dir });
     expect(await runCli(['--api', BASE, 'sweep', 'submit', 's.yaml', '--watch'], deps)).toBe(0);
     expect(deps.stdout.text).toContain(`submitted sweep ${SWEEP_ID}`);

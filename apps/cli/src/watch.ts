@@ -8,6 +8,7 @@ import { ApiError, UnreachableError } from './api';
 import type { Context } from './context';
 import { CliError, EXIT, InterruptedError } from './errors';
 import { fmtLoss, lossChange, trialLabel, trialsTable } from './format';
+import { sweepWithTrials } from './sweep-trials';
 import type { MetricPoint, SweepView, TrialView } from './types';
 
 export interface WatchOptions {
@@ -139,7 +140,7 @@ export async function watchSweep(ctx: Context, id: string, opts: WatchOptions = 
 }
 
 async function poll(ctx: Context, id: string, progress: Map<string, TrialProgress>, renderer: Renderer): Promise<SweepView> {
-  const sweep = await ctx.api.get<SweepView>(`/sweeps/${encodeURIComponent(id)}`);
+  const sweep = await sweepWithTrials(ctx.api, id);
   for (const t of sweep.trials) {
     let p = progress.get(t.id);
     const steps = t.hyperparams?.training?.steps ?? 0;

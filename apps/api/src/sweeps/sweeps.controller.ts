@@ -1,12 +1,22 @@
 // POST/GET /sweeps.
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { SweepSpecSchema, type SweepSpec } from '@lora/contracts';
 import type { Response } from 'express';
 import { z } from 'zod';
 import { PageQuerySchema, UuidPipe } from '../common/params';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { TrialControlService } from '../trials/trial-control.service';
+import { SweepSummarySchema, TrialsPageSchema } from './sweep.openapi';
 import { SweepsService } from './sweeps.service';
 
 const IdempotencyKey = new ZodValidationPipe(
@@ -61,6 +71,8 @@ export class SweepsController {
 
   @Get(':id/trials')
   @ApiOperation({ summary: "A page of the sweep's trials in index order (take ≤ 500, skip), with the total" })
+  @ApiOkResponse({ schema: TrialsPageSchema })
+  @ApiNotFoundResponse({ description: 'no sweep with this id' })
   trials(@Param('id', UuidPipe) id: string, @Query(new ZodValidationPipe(PageQuerySchema, 'query')) q: { take: number; skip: number }) {
     return this.sweeps.trials(id, q.take, q.skip);
   }
@@ -70,6 +82,12 @@ export class SweepsController {
   @ApiOperation({ summary: 'Submit a sweep: validates, stores sweep + trials, enqueues train jobs' })
   @ApiBody({ schema: z.toJSONSchema(SweepSpecSchema, { io: 'input', unrepresentable: 'any' }) as object })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'repeat-safe submission: the same key returns the same sweep' })
+  @ApiCreatedResponse({ description: 'the new sweep (summary; its trials at GET /sweeps/{id}/trials)', schema: SweepSummarySchema })
+  @ApiOkResponse({
+    description: 'an Idempotency-Key replay: the sweep submitted before with this key and body',
+    schema: SweepSummarySchema,
+  })
+  @ApiBadRequestResponse({ description: 'the body is invalid: `errors` names each field' })
   async submit(
     @Body(new ZodValidationPipe(SweepSpecSchema, 'sweep')) spec: SweepSpec,
     @Headers('idempotency-key') rawKey: string | undefined,
@@ -88,7 +106,12 @@ export class SweepsController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'A sweep with its trials and progress' })
+  @ApiOperation({
+    summary: 'A sweep: its fields, progress (trial counts per status) and best trial; its trials at GET /sweeps/{id}/trials',
+  })
+  @ApiOkResponse({ schema: SweepSummarySchema })
+  @ApiBadRequestResponse({ description: 'the id is not a UUID' })
+  @ApiNotFoundResponse({ description: 'no sweep with this id' })
   get(@Param('id', UuidPipe) id: string) {
     return this.sweeps.get(id);
   }

@@ -27,14 +27,9 @@ function setup(over: { enqueue?: jest.Mock; existing?: unknown } = {}) {
     createWithTrials: jest.fn().mockResolvedValue(created),
     findByIdempotencyKey: jest.fn().mockResolvedValue(over.existing ?? null),
     delete: jest.fn().mockResolvedValue({}),
-    findById: jest.fn().mockResolvedValue({
-      id: 's1',
-      trials: [
-        { id: 't1', status: 'queued' },
-        { id: 't2', status: 'queued' },
-      ],
-    }),
-    statusCounts: jest.fn().mockResolvedValue(new Map([['s1', { queued: 2 }]])),
+    findSummary: jest.fn(async (id: string) => (id === 's1' ? { id, metric: 'eval_loss', metricMode: 'min' } : null)),
+    progress: jest.fn().mockResolvedValue({ total: 2, done: 0, byStatus: { queued: 2 } }),
+    best: jest.fn().mockResolvedValue(null),
   };
   const catalog = {
     findBaseModelByName: jest.fn(async (n: string) => (n === model.name ? model : null)),
@@ -112,6 +107,26 @@ describe('SweepsService.submit', () => {
     expect(r.created).toBe(false);
     expect(sweeps.createWithTrials).not.toHaveBeenCalled();
     await expect(service.submit(spec({ name: 'other' }), 'k1')).rejects.toBeInstanceOf(ConflictException);
+  });
+});
+
+describe('SweepsService.get', () => {
+  it('returns the summary with progress and the best trial by the sweep metric, no trials; 404s an unknown sweep', async () => {
+    const { service, sweeps } = setup();
+    const best = { id: 't2', tokensPerSec: 900 };
+    sweeps.findSummary.mockResolvedValueOnce({ id: 's1', metric: 'tokens_per_sec', metricMode: 'max' });
+    sweeps.best.mockResolvedValueOnce(best);
+    const r = await service.get('s1');
+    expect(r).toEqual({
+      id: 's1',
+      metric: 'tokens_per_sec',
+      metricMode: 'max',
+      progress: { total: 2, done: 0, byStatus: { queued: 2 } },
+      best,
+    });
+    expect(r).not.toHaveProperty('trials');
+    expect(sweeps.best).toHaveBeenCalledWith('s1', 'tokens_per_sec', 'max');
+    await expect(service.get('nope')).rejects.toThrow('sweep nope not found');
   });
 });
 

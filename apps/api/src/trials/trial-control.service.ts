@@ -35,11 +35,11 @@ export class TrialControlService {
   }
 
   async cancelSweep(id: string) {
-    const s = await this.sweeps.findById(id);
-    if (!s) throw new NotFoundException(`sweep ${id} not found`);
+    if (!(await this.sweeps.findStatus(id))) throw new NotFoundException(`sweep ${id} not found`);
+    const rows = await this.trials.listBySweep(id);
     return this.cancelIds(
       id,
-      s.trials.map((t) => t.id),
+      rows.map((t) => t.id),
       'sweep cancelled by user',
     );
   }
@@ -60,8 +60,7 @@ export class TrialControlService {
   }
 
   async rerunFailed(sweepId: string) {
-    const s = await this.sweeps.findById(sweepId);
-    if (!s) throw new NotFoundException(`sweep ${sweepId} not found`);
+    if (!(await this.sweeps.findStatus(sweepId))) throw new NotFoundException(`sweep ${sweepId} not found`);
     const rows = await this.trials.listBySweep(sweepId, [RunStatus.failed, RunStatus.cancelled]);
     for (const t of rows) await this.queue.assertNotActive(t.id);
     for (const t of rows) {

@@ -5,7 +5,8 @@ import type { Context } from '../context';
 import { CliError, EXIT } from '../errors';
 import { fieldErrorLines, leaderboard, rankTrials, sweepList, sweepShow } from '../format';
 import { loadSpecFile } from '../spec-file';
-import type { SweepList, SweepView, TrialView } from '../types';
+import { sweepWithTrials } from '../sweep-trials';
+import type { SweepList, SweepSummary, SweepView, TrialView } from '../types';
 import { DEFAULT_WATCH, watchSweep, type WatchOptions } from '../watch';
 import { runAction } from './actions';
 
@@ -21,9 +22,9 @@ export async function sweepSubmit(ctx: Context, file: string, opts: SubmitOption
   const spec = loadSpecFile(file, (p) => fs.readFileSync(ctx.resolvePath(p)));
   const key = opts.idempotencyKey ?? contentKey(spec.sha256);
   let status: number;
-  let sweep: SweepView;
+  let sweep: SweepSummary;
   try {
-    ({ status, data: sweep } = await ctx.api.post<SweepView>('/sweeps', spec.data, { 'Idempotency-Key': key }));
+    ({ status, data: sweep } = await ctx.api.post<SweepSummary>('/sweeps', spec.data, { 'Idempotency-Key': key }));
   } catch (e) {
     if (e instanceof ApiError && e.status === 400) {
       const errors = e.fieldErrors;
@@ -46,9 +47,9 @@ export async function sweepSubmit(ctx: Context, file: string, opts: SubmitOption
   const replayed = status === 200;
   if (ctx.json) {
     if (!opts.watch) ctx.printJson({ ...sweep, idempotencyKey: key, replayed });
-    else ctx.printJsonLine({ event: 'submitted', sweepId: sweep.id, trials: sweep.trials.length, idempotencyKey: key, replayed });
+    else ctx.printJsonLine({ event: 'submitted', sweepId: sweep.id, trials: sweep.progress.total, idempotencyKey: key, replayed });
   } else {
-    const n = `${sweep.trials.length} trial${sweep.trials.length === 1 ? '' : 's'}`;
+    const n = `${sweep.progress.total} trial${sweep.progress.total === 1 ? '' : 's'}`;
     ctx.print(
       replayed
         ? `sweep ${sweep.id} was already submitted with this content (Idempotency-Key ${key}): "${sweep.name}", ${n}, ${sweep.status}`
@@ -66,7 +67,7 @@ export function sweepWatch(ctx: Context, id: string, watch: WatchOptions = DEFAU
 
 async function getSweep(ctx: Context, id: string): Promise<SweepView> {
   try {
-    return await ctx.api.get<SweepView>(`/sweeps/${encodeURIComponent(id)}`);
+    return await sweepWithTrials(ctx.api, id);
   } catch (e) {
     if (e instanceof ApiError && e.status === 404 && !e.isMissingRoute) throw new CliError(`sweep ${id} not found`, EXIT.failure);
     throw e;

@@ -23,6 +23,25 @@ export class FakeApi {
     return this;
   }
 
+  /**
+   * Serves a sweep fixture (`sweep(...)`) as the API does: GET /sweeps/:id answers its summary,
+   * without trials; GET /sweeps/:id/trials pages through the trials of the fixture that summary
+   * came from. `current` is called once per summary request, so a scripted sweep moves per poll.
+   */
+  onSweep(id: string, current: () => SweepFixture): this {
+    let last: SweepFixture | undefined;
+    this.on('GET', `/sweeps/${id}`, () => {
+      last = current();
+      return { json: summaryOf(last) };
+    });
+    return this.on('GET', `/sweeps/${id}/trials`, (req) => {
+      const { trials } = last ?? current();
+      const take = Number(req.url.searchParams.get('take') ?? 50);
+      const skip = Number(req.url.searchParams.get('skip') ?? 0);
+      return { json: { total: trials.length, items: trials.slice(skip, skip + take) } };
+    });
+  }
+
   readonly fetch = async (input: string, init: RequestInit = {}): Promise<Response> => {
     const url = new URL(input);
     const method = (init.method ?? 'GET').toUpperCase();
@@ -105,6 +124,15 @@ export function trial(id: string, index: number, r: number, over: Record<string,
   };
 }
 
+export type SweepFixture = ReturnType<typeof sweep>;
+
+/** What GET /sweeps/:id and POST /sweeps answer for a fixture: everything but its trials. */
+export function summaryOf(s: SweepFixture): Omit<SweepFixture, 'trials'> {
+  const { trials: _trials, ...summary } = s;
+  return summary;
+}
+
+/** A sweep with its trials (the API sends the trials at GET /sweeps/:id/trials; see FakeApi.onSweep). */
 export function sweep(trials: Array<ReturnType<typeof trial>>, over: Record<string, unknown> = {}) {
   const byStatus: Record<string, number> = {};
   for (const t of trials) byStatus[t.status as string] = (byStatus[t.status as string] ?? 0) + 1;

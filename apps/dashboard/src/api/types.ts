@@ -83,8 +83,11 @@ export interface SweepSummary {
   baseModel?: { id?: string; name: string };
   dataset?: { id?: string; name: string };
   progress: Progress;
+  /** GET /sweeps/:id: the best train trial by the sweep's metric (null while none has a value). */
+  best?: Trial | null;
 }
 
+/** GET /sweeps/:id (no trials) plus every trial from GET /sweeps/:id/trials (api/trials.ts). */
 export interface Sweep extends SweepSummary {
   spec?: unknown;
   trials: Trial[];

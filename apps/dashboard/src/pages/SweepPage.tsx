@@ -6,7 +6,8 @@ import { Link, useLocation } from 'wouter';
 import { apiGet, ApiError, errorMessage } from '../api/client';
 import { liveLabel, useFrameVersion, useLive } from '../api/live';
 import { fetchMetrics } from '../api/metrics';
-import { RUN_STATUSES, type MetricsEvent, type Sweep, type SweepEvent, type Trial, type TrialEvent } from '../api/types';
+import { fetchSweepTrials } from '../api/trials';
+import { RUN_STATUSES, type MetricsEvent, type Sweep, type SweepEvent, type SweepSummary, type Trial, type TrialEvent } from '../api/types';
 import { ParallelCoordinates, Scatter } from '../components/Compare';
 import { ActionButton, LiveDot, Notice, ProgressBar, StatusBadge } from '../components/common';
 import { UPlotChart, type LineSeries } from '../components/UPlotChart';
@@ -134,8 +135,8 @@ export function SweepPage({ id }: { id: string }) {
 
   const load = useCallback(async () => {
     try {
-      const s = await apiGet<Sweep>(`/sweeps/${id}`);
-      sweepRef.current = s;
+      const summary = await apiGet<SweepSummary>(`/sweeps/${id}`);
+      sweepRef.current = { ...summary, trials: await fetchSweepTrials(id) };
       setError(null);
       bump();
       await Promise.all(selectedRef.current.map((tid) => loadTrialMetrics(tid)));

@@ -151,6 +151,13 @@ describe('sweep pipeline repositories', () => {
     expect((await sweeps.leaderboard(sweep.id, 'best_eval_loss', 'min', 2)).map((t) => t.index)).toEqual([1, 2]);
     expect((await sweeps.leaderboard(sweep.id, 'eval_loss', 'max')).map((t) => t.index)).toEqual([0, 2, 1]);
     expect(() => sweeps.leaderboard(sweep.id, 'accuracy')).toThrow(/unknown leaderboard metric "accuracy"/);
+    // best: the leaderboard's first row, in one query; probes never count.
+    expect((await sweeps.best(sweep.id))?.index).toBe(2);
+    expect((await sweeps.best(sweep.id, 'eval_loss', 'max'))?.index).toBe(0);
+    expect((await sweeps.best(sweep.id, 'best_eval_loss', 'min'))?.index).toBe(1);
+    expect(await sweeps.best(sweep.id, 'tokens_per_sec', 'max')).toBeNull();
+    expect((await sweeps.findSummary(sweep.id))?.baseModel.name).toBeDefined();
+    expect(await sweeps.findSummary('00000000-0000-4000-8000-000000000000')).toBeNull();
   });
 
   it('reads the eval curves of a sweep per train trial', async () => {

@@ -56,6 +56,20 @@ export function progressOf(byStatus: Partial<Record<RunStatus, number>>): SweepP
   };
 }
 
+function rankingColumns(metric: string): readonly string[] {
+  const columns = (LEADERBOARD_METRICS as Record<string, readonly string[]>)[metric];
+  if (!columns) throw new Error(`unknown leaderboard metric "${metric}"; expected one of ${Object.keys(LEADERBOARD_METRICS).join(', ')}`);
+  return columns;
+}
+
+function rankingOrder(metric: string, mode: 'min' | 'max'): Prisma.TrialOrderByWithRelationInput[] {
+  const sort = mode === 'max' ? 'desc' : 'asc';
+  return [
+    ...rankingColumns(metric).map((c) => ({ [c]: { sort, nulls: 'last' } }) as Prisma.TrialOrderByWithRelationInput),
+    { index: 'asc' },
+  ];
+}
+
 @Injectable()
 export class SweepRepository {
   constructor(private readonly prisma: PrismaService) {}
@@ -128,14 +142,11 @@ export class SweepRepository {
     return this.prisma.sweep.findUnique({ where: { id }, select: { id: true, status: true, finishedAt: true } });
   }
 
-  findById(id: string) {
+  /** The sweep with its model and dataset names, without its trials (GET /sweeps/:id). */
+  findSummary(id: string) {
     return this.prisma.sweep.findUnique({
       where: { id },
-      include: {
-        baseModel: { select: { id: true, name: true } },
-        dataset: { select: { id: true, name: true } },
-        trials: { orderBy: { index: 'asc' } },
-      },
+      include: { baseModel: { select: { id: true, name: true } }, dataset: { select: { id: true, name: true } } },
     });
   }
 
@@ -159,14 +170,19 @@ export class SweepRepository {
    * key) in `mode`; trials without a value come last, ties by the next column, then by index.
    */
   leaderboard(sweepId: string, metric: string = 'eval_loss', mode: 'min' | 'max' = 'min', take = 10) {
-    const columns = (LEADERBOARD_METRICS as Record<string, readonly string[]>)[metric];
-    if (!columns) throw new Error(`unknown leaderboard metric "${metric}"; expected one of ${Object.keys(LEADERBOARD_METRICS).join(', ')}`);
-    const sort = mode === 'max' ? 'desc' : 'asc';
-    const orderBy: Prisma.TrialOrderByWithRelationInput[] = [
-      ...columns.map((c) => ({ [c]: { sort, nulls: 'last' } }) as Prisma.TrialOrderByWithRelationInput),
-      { index: 'asc' },
-    ];
-    return this.prisma.trial.findMany({ where: { sweepId, kind: 'train' }, orderBy, take });
+    return this.prisma.trial.findMany({ where: { sweepId, kind: 'train' }, orderBy: rankingOrder(metric, mode), take });
+  }
+
+  /**
+   * The leaderboard's first trial, or null while no train trial has a value for `metric` yet:
+   * one ORDER BY … LIMIT 1 on (sweepId, …), not a scan of the sweep's trials in Node.
+   */
+  best(sweepId: string, metric: string = 'eval_loss', mode: 'min' | 'max' = 'min') {
+    const columns = rankingColumns(metric);
+    return this.prisma.trial.findFirst({
+      where: { sweepId, kind: 'train', OR: columns.map((c) => ({ [c]: { not: null } })) },
+      orderBy: rankingOrder(metric, mode),
+    });
   }
 
   /** A sweep's progress: trial counts per status, total and finished. */
