@@ -9,7 +9,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerEngineGradients } from './gradients';
 import { installWasmFused, uninstallWasmFused } from './wasm-fused';
 import { installWasmGemm, uninstallWasmGemm } from './wasm-gemm';
-import { installWasmKernelFixes, installWasmUnsortedSegmentSum } from './wasm-kernels';
+import { installWasmKernelFixes, installWasmSplitV, installWasmUnsortedSegmentSum } from './wasm-kernels';
 import { resolveWasmThreads, useWasmThreads, wasmThreadsInUse } from './wasm-threads';
 import { initWebgpu, WebgpuUnavailableError } from './webgpu';
 
@@ -118,7 +118,10 @@ async function initWasm(fix: boolean, threads: number | 'auto' | undefined, gemm
   // thread must not re-create the backend under the tensors of the first).
   if (threads !== undefined || tf.findBackend('wasm') == null) useWasmThreads(resolveWasmThreads(threads));
   if (!(await tf.setBackend('wasm'))) throw new Error('The wasm backend failed to initialise (see the warning above).');
-  if (fix) installWasmKernelFixes();
+  if (fix) {
+    installWasmKernelFixes();
+    installWasmSplitV();
+  }
   installWasmUnsortedSegmentSum();
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
   const n = wasmThreadsInUse();

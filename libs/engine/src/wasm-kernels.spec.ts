@@ -19,6 +19,30 @@ describe('wasm kernel fixes', () => {
     await initBackend('cpu');
   });
 
+  it('SplitV (row copies on wasm) matches cpu: any axis, sizes or a count, int32, and through its gradient', async () => {
+    const run = async () => {
+      const x = tf.randomUniform([5, 12, 3], -1, 1, 'float32', 9);
+      const outs = [
+        ...tf.split(x, [3, 4, 5], 1),
+        ...tf.split(x, 5, 0),
+        ...tf.split(x, [1, 2], 2),
+        ...tf.split(tf.reshape(tf.range(0, 24, 1, 'int32'), [4, 6]), [2, 4], 1),
+        tf.grad((z: tf.Tensor) => {
+          const [a, b, c] = tf.split(z, [3, 4, 5], 1);
+          return tf.sum(tf.add(tf.add(tf.sum(tf.mul(a, a)), tf.sum(tf.mul(b, 2))), tf.sum(tf.exp(c))));
+        })(x),
+      ];
+      const data = await Promise.all(outs.map(async (o) => ({ shape: o.shape, values: Array.from(await o.data()) })));
+      tf.dispose([x, ...outs]);
+      return data;
+    };
+    const want = await on('cpu', run);
+    const got = await on('wasm', run);
+    expect(got.map((g) => g.shape)).toEqual(want.map((w) => w.shape));
+    for (let i = 0; i < want.length; i++) expect(maxDiff(got[i].values, want[i].values)).toBeLessThan(1e-6);
+    expect((tf.getKernel('SplitV', 'wasm') as { ours?: boolean }).ours).toBe(true);
+  });
+
   it('matmul with transpose flags, batches and broadcast batches matches cpu', async () => {
     const cases: [number[], number[], boolean, boolean][] = [
       [[5, 7], [7, 3], false, false],

@@ -159,3 +159,52 @@ export function installWasmUnsortedSegmentSum(): void {
   };
   tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc });
 }
+
+/**
+ * SplitV on wasm as row copies over the heap. tfjs's runs one strided Slice per output, ~4 ms
+ * for the [1024, 768] → 3 × [1024, 256] split of attention's fused qkv (measured on the device's
+ * Xeon: 16 ms a step); here each output is `outer` subarray copies of its contiguous run.
+ * Idempotent; call after `tf.setBackend('wasm')`.
+ */
+export function installWasmSplitV(): void {
+  const stock = tf.getKernel('SplitV', 'wasm');
+  if (stock == null || (stock as { ours?: boolean }).ours) return;
+  const kernelFunc = ({
+    inputs,
+    backend,
+    attrs,
+  }: {
+    inputs: { x: TensorInfo };
+    backend: WasmHeapBackend;
+    attrs: { numOrSizeSplits: number[] | number; axis: number };
+  }): TensorInfo[] => {
+    const { x } = inputs;
+    const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, attrs.numOrSizeSplits, axis);
+    const outer = tf.util.sizeFromShape(x.shape.slice(0, axis));
+    const inner = tf.util.sizeFromShape(x.shape.slice(axis + 1));
+    const rowIn = x.shape[axis] * inner;
+    const outs: TensorInfo[] = [];
+    let offset = 0;
+    for (const s of sizes) {
+      const shape = [...x.shape];
+      shape[axis] = s;
+      const out = backend.makeOutput(shape, x.dtype);
+      // Views after the allocation: a heap growth detaches older ones.
+      const src = backend.typedArrayFromHeap(x);
+      const dst = backend.typedArrayFromHeap(out);
+      const run = s * inner;
+      for (let o = 0; o < outer; o++) dst.set(src.subarray(o * rowIn + offset, o * rowIn + offset + run), o * run);
+      offset += run;
+      outs.push(out);
+    }
+    return outs;
+  };
+  tf.unregisterKernel('SplitV', 'wasm');
+  tf.registerKernel({
+    kernelName: 'SplitV',
+    backendName: 'wasm',
+    kernelFunc: kernelFunc as unknown as KernelFunc,
+    ours: true,
+  } as KernelConfig);
+}
