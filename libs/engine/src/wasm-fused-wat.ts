@@ -9,6 +9,8 @@
 // σ(z) = 1 / (1 + e^(−z)) with e^v from v = n ln2 + r (Cody–Waite split of ln2, |r| ≤ ln2/2) and
 // a degree-6 polynomial for e^r (relative error ~2e-7 over the clamped range [−87, 87]).
 
+import { assembleWat } from './wasm-assemble';
+
 export const GELU_C = 2 * Math.sqrt(2 / Math.PI);
 export const GELU_A = 0.044715;
 
@@ -128,4 +130,23 @@ export function fusedWat(shared: boolean): string {
     (local.set $pdy (i32.add (local.get $pdy) (i32.const 16)))
     (local.set $pdx (i32.add (local.get $pdx) (i32.const 16))) (br $l0))))
 )`;
+}
+
+export interface FusedExports {
+  layerNorm(x: number, g: number, b: number, y: number, rows: number, d: number, eps: number): void;
+  layerNormGradX(x: number, dy: number, g: number, dx: number, rows: number, d: number, eps: number): void;
+  geluNew(x: number, y: number, n: number): void;
+  geluNewGrad(x: number, dy: number, dx: number, n: number): void;
+}
+
+const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
+
+/** The compiled module for a shared (threaded build) or plain memory, once per thread. */
+export function fusedModule(shared: boolean): Promise<WebAssembly.Module> {
+  let m = compiled.get(shared);
+  if (m === undefined) {
+    m = assembleWat('fused.wat', fusedWat(shared), { simd: true, threads: shared }).then((bytes) => new WebAssembly.Module(bytes));
+    compiled.set(shared, m);
+  }
+  return m;
 }

@@ -8,9 +8,9 @@ import { GELU_A, GELU_C } from './wasm-fused-wat';
 import { uninstallWasmFused, wasmFusedActive } from './wasm-fused';
 import { fusedGeluNew, fusedLayerNorm } from './webgpu-kernels';
 
-const ROWS = 37;
-const D = 24;
 const EPS = 1e-5;
+let ROWS = 37;
+let D = 24;
 
 function inputs() {
   return {
@@ -68,5 +68,19 @@ describe('wasm fused kernels', () => {
     expect(wasmFusedActive(D)).toBe(false);
     const plain = await run(composite);
     for (let i = 0; i < 4; i++) expect(maxDiff(plain[i], want[i])).toBeLessThan(2e-5);
+  });
+
+  it('2 threads: the kernels split over the GEMM helper threads (rows, element chunks) agree too', async () => {
+    [ROWS, D] = [300, 64]; // 300 LayerNorm rows and 19,200 gelu elements: several chunks each
+    try {
+      await initBackend('cpu');
+      const want = await run(composite);
+      const info = await initBackend('wasm', { wasmThreads: 2 });
+      expect(info.device).toMatch(/2 threads, .*fused kernels/);
+      const got = await run(fused);
+      for (let i = 0; i < 4; i++) expect(maxDiff(got[i], want[i])).toBeLessThan(2e-5);
+    } finally {
+      [ROWS, D] = [37, 24];
+    }
   });
 });

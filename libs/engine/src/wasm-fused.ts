@@ -3,20 +3,13 @@
 // both backends. Each replaces ~7 tfjs ops forward and ~15 backward with one pass over memory.
 import * as tf from '@tensorflow/tfjs-core';
 import { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { assembleWat, heapMemory, WasmBackendLike } from './wasm-assemble';
-import { fusedWat } from './wasm-fused-wat';
+import { heapMemory, WasmBackendLike } from './wasm-assemble';
+import { fusedModule, FusedExports } from './wasm-fused-wat';
+import { OP_GELU, OP_GELU_GRAD, OP_LAYER_NORM, OP_LAYER_NORM_GRAD, wasmPool } from './wasm-gemm';
 import { registerFusedGradients } from './webgpu-kernels';
-
-interface FusedExports {
-  layerNorm(x: number, g: number, b: number, y: number, rows: number, d: number, eps: number): void;
-  layerNormGradX(x: number, dy: number, g: number, dx: number, rows: number, d: number, eps: number): void;
-  geluNew(x: number, y: number, n: number): void;
-  geluNewGrad(x: number, dy: number, dx: number, n: number): void;
-}
 
 let exportsFor: { backend: object; fns: FusedExports } | undefined;
 let active = false;
-const compiled = new Map<boolean, WebAssembly.Module>();
 
 type Args = { inputs: Record<string, TensorInfo>; backend: WasmBackendLike; attrs: Record<string, unknown> };
 
@@ -33,7 +26,10 @@ const KERNELS: Array<[string, (a: Args) => TensorInfo]> = [
     ({ inputs: { x, gamma, beta }, backend, attrs }) => {
       const y = backend.makeOutput(x.shape, 'float32');
       const [rows, d] = x.shape;
-      fns(backend).layerNorm(at(backend, x), at(backend, gamma), at(backend, beta), at(backend, y), rows, d, attrs.eps as number);
+      const pool = wasmPool(backend);
+      if (pool)
+        pool.fused(OP_LAYER_NORM, at(backend, x), at(backend, beta), at(backend, gamma), at(backend, y), rows, d, attrs.eps as number);
+      else fns(backend).layerNorm(at(backend, x), at(backend, gamma), at(backend, beta), at(backend, y), rows, d, attrs.eps as number);
       return y;
     },
   ],
@@ -42,7 +38,10 @@ const KERNELS: Array<[string, (a: Args) => TensorInfo]> = [
     ({ inputs: { dy, x, gamma }, backend, attrs }) => {
       const dx = backend.makeOutput(x.shape, 'float32');
       const [rows, d] = x.shape;
-      fns(backend).layerNormGradX(at(backend, x), at(backend, dy), at(backend, gamma), at(backend, dx), rows, d, attrs.eps as number);
+      const pool = wasmPool(backend);
+      if (pool)
+        pool.fused(OP_LAYER_NORM_GRAD, at(backend, x), at(backend, dy), at(backend, gamma), at(backend, dx), rows, d, attrs.eps as number);
+      else fns(backend).layerNormGradX(at(backend, x), at(backend, dy), at(backend, gamma), at(backend, dx), rows, d, attrs.eps as number);
       return dx;
     },
   ],
@@ -50,7 +49,10 @@ const KERNELS: Array<[string, (a: Args) => TensorInfo]> = [
     'LoraGeluNew',
     ({ inputs: { x }, backend }) => {
       const y = backend.makeOutput(x.shape, 'float32');
-      fns(backend).geluNew(at(backend, x), at(backend, y), tf.util.sizeFromShape(x.shape));
+      const n = tf.util.sizeFromShape(x.shape);
+      const pool = wasmPool(backend);
+      if (pool) pool.fused(OP_GELU, at(backend, x), 0, 0, at(backend, y), n, 0);
+      else fns(backend).geluNew(at(backend, x), at(backend, y), n);
       return y;
     },
   ],
@@ -58,7 +60,10 @@ const KERNELS: Array<[string, (a: Args) => TensorInfo]> = [
     'LoraGeluNewGrad',
     ({ inputs: { dy, x }, backend }) => {
       const dx = backend.makeOutput(x.shape, 'float32');
-      fns(backend).geluNewGrad(at(backend, x), at(backend, dy), at(backend, dx), tf.util.sizeFromShape(x.shape));
+      const n = tf.util.sizeFromShape(x.shape);
+      const pool = wasmPool(backend);
+      if (pool) pool.fused(OP_GELU_GRAD, at(backend, x), at(backend, dy), 0, at(backend, dx), n, 0);
+      else fns(backend).geluNewGrad(at(backend, x), at(backend, dy), at(backend, dx), n);
       return dx;
     },
   ],
@@ -75,11 +80,7 @@ export async function installWasmFused(): Promise<boolean> {
   const memory = heapMemory(backend.wasm);
   if (memory === undefined) return (active = false);
   const shared = memory.buffer instanceof SharedArrayBuffer;
-  let module = compiled.get(shared);
-  if (module === undefined) {
-    module = new WebAssembly.Module(await assembleWat('fused.wat', fusedWat(shared), { simd: true, threads: shared }));
-    compiled.set(shared, module);
-  }
+  const module = await fusedModule(shared);
   if (exportsFor?.backend !== backend) {
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     exportsFor = { backend, fns: instance.exports as unknown as FusedExports };

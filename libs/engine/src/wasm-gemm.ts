@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { assembleWat, enableRelaxedSimd, heapMemory, WasmBackendLike, WasmModuleLike } from './wasm-assemble';
+import { fusedModule, FusedExports } from './wasm-fused-wat';
 import { GEMM_NR, gemmWat } from './wasm-gemm-wat';
 
 const MR = 4;
@@ -76,16 +77,40 @@ const FIELDS = [
   ...(['batch', 'm', 'n', 'k', 'a', 'aBatch', 'ai', 'ap', 'b', 'bBatch', 'bj', 'bp', 'c'] as const),
   // pa: packed A (apk = 1) or unused; pb: packed B, pbItem bytes per batch item; tmp: 32 bytes a
   // thread; chunk: row blocks per chunk; chunks: how many.
-  ...(['apk', 'pa', 'pb', 'pbItem', 'tmp', 'chunk', 'chunks'] as const),
+  ...(['apk', 'pa', 'pb', 'pbItem', 'tmp', 'chunk', 'chunks', 'total'] as const),
+  // op: 0 gemm, else a fused kernel (FUSED_OPS) over x = a, dy or β = b, γ = ap, out = c, on m
+  // elements (gelu) or m rows of n (LayerNorm); epsBits: LayerNorm's eps as float32 bits.
+  ...(['op', 'epsBits'] as const),
 ];
 const FIELD_LIST = FIELDS as readonly string[];
 type Params = Record<(typeof FIELDS)[number], number>;
+
+// Fused kernels run by the same threads (op codes in the params) and the elements per work unit
+// of gelu (a multiple of 4, as its SIMD loop needs); LayerNorm's unit is a row.
+export const OP_GELU = 1;
+export const OP_GELU_GRAD = 2;
+export const OP_LAYER_NORM = 3;
+export const OP_LAYER_NORM_GRAD = 4;
+const ELEMENT_CHUNK = 4096;
 
 // Items [lo, hi) of the batch·blocks list of A's row blocks (MR rows each): packs them when A is
 // packed and computes their rows of C against packed B; t picks the thread's scratch block.
 // Written once as source: the calling thread compiles it with `new Function` and the helpers
 // evaluate the same text.
 const RUN_RANGE = `
+  if (p.op === ${OP_GELU} || p.op === ${OP_GELU_GRAD}) {
+    const s = lo * ${ELEMENT_CHUNK}, e = Math.min(hi * ${ELEMENT_CHUNK}, p.m);
+    if (p.op === ${OP_GELU}) f.geluNew(p.a + s * 4, p.c + s * 4, e - s);
+    else f.geluNewGrad(p.a + s * 4, p.b + s * 4, p.c + s * 4, e - s);
+    return;
+  }
+  if (p.op === ${OP_LAYER_NORM} || p.op === ${OP_LAYER_NORM_GRAD}) {
+    const eps = new Float32Array(Int32Array.of(p.epsBits).buffer)[0];
+    const o = lo * p.n * 4;
+    if (p.op === ${OP_LAYER_NORM}) f.layerNorm(p.a + o, p.ap, p.b, p.c + o, hi - lo, p.n, eps);
+    else f.layerNormGradX(p.a + o, p.b + o, p.ap, p.c + o, hi - lo, p.n, eps);
+    return;
+  }
   const MR = ${MR};
   const blocks = Math.ceil(p.m / MR);
   const paItem = blocks * MR * p.k * 4;
@@ -108,24 +133,25 @@ const RUN_RANGE = `
   }`;
 // Takes chunks until none is left (the same text in every thread).
 const TAKE_CHUNKS = `
-  const total = p.batch * Math.ceil(p.m / ${MR});
+  const total = p.total;
   for (;;) {
     const w = Atomics.load(ctl, ${NEXT});
     if (w === ${CLOSED} || w >= p.chunks) break;
     if (Atomics.compareExchange(ctl, ${NEXT}, w, w + 1) !== w) continue;
     try {
-      runRange(g, p, w * p.chunk, Math.min(total, (w + 1) * p.chunk), t);
+      runRange(g, f, p, w * p.chunk, Math.min(total, (w + 1) * p.chunk), t);
     } finally {
       Atomics.add(ctl, ${FIN}, 1);
       Atomics.notify(ctl, ${FIN});
     }
   }`;
-type RunRange = (g: GemmExports, p: Params, lo: number, hi: number, t: number) => void;
-const runRange = new Function('g', 'p', 'lo', 'hi', 't', RUN_RANGE) as RunRange;
-const takeChunks = new Function('runRange', 'ctl', 'g', 'p', 't', TAKE_CHUNKS) as (
+type RunRange = (g: GemmExports, f: FusedExports, p: Params, lo: number, hi: number, t: number) => void;
+const runRange = new Function('g', 'f', 'p', 'lo', 'hi', 't', RUN_RANGE) as RunRange;
+const takeChunks = new Function('runRange', 'ctl', 'g', 'f', 'p', 't', TAKE_CHUNKS) as (
   r: RunRange,
   ctl: Int32Array,
   g: GemmExports,
+  f: FusedExports,
   p: Params,
   t: number,
 ) => void;
@@ -133,11 +159,12 @@ const takeChunks = new Function('runRange', 'ctl', 'g', 'p', 't', TAKE_CHUNKS) a
 // The helper threads' program: the same module on the same memory, woken by SEQ.
 const HELPER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { module, memory, control, t, fields } = workerData;
+const { module, fusedModule, memory, control, t, fields } = workerData;
 const g = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const f = new WebAssembly.Instance(fusedModule, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
-const runRange = new Function('g', 'p', 'lo', 'hi', 't', ${JSON.stringify(RUN_RANGE)});
-const takeChunks = new Function('runRange', 'ctl', 'g', 'p', 't', ${JSON.stringify(TAKE_CHUNKS)});
+const runRange = new Function('g', 'f', 'p', 'lo', 'hi', 't', ${JSON.stringify(RUN_RANGE)});
+const takeChunks = new Function('runRange', 'ctl', 'g', 'f', 'p', 't', ${JSON.stringify(TAKE_CHUNKS)});
 let seen = 0;
 for (;;) {
   Atomics.wait(ctl, ${SEQ}, seen);
@@ -148,7 +175,7 @@ for (;;) {
     if (Atomics.load(ctl, ${NEXT}) !== ${CLOSED}) {
       const p = {};
       fields.forEach((f, i) => (p[f] = ctl[${PARAMS} + i] >>> 0));
-      takeChunks(runRange, ctl, g, p, t);
+      takeChunks(runRange, ctl, g, f, p, t);
     }
   } catch (e) {
     parentPort.postMessage(String((e && e.stack) || e));
@@ -168,17 +195,23 @@ class Gemm {
   private readonly control = new Int32Array(new SharedArrayBuffer(4 * (PARAMS + FIELDS.length)));
   private readonly helpers: Worker[] = [];
 
+  private readonly g: GemmExports;
+  /** The fused kernels on this thread (wasm-fused.ts runs them through `fused`). */
+  readonly f: FusedExports;
+
   constructor(
-    private readonly g: GemmExports,
     readonly info: WasmGemmInfo,
     module: WebAssembly.Module,
+    fusedModule: WebAssembly.Module,
     memory: WebAssembly.Memory,
   ) {
+    this.g = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
+    this.f = new WebAssembly.Instance(fusedModule, { env: { memory } }).exports as unknown as FusedExports;
     Atomics.store(this.control, NEXT, CLOSED);
     for (let t = 1; t < info.threads; t++) {
       const w = new Worker(HELPER_SOURCE, {
         eval: true,
-        workerData: { module, memory, control: this.control.buffer, t, fields: FIELD_LIST },
+        workerData: { module, fusedModule, memory, control: this.control.buffer, t, fields: FIELD_LIST },
       });
       w.on('message', (m) => console.error(`wasm gemm helper ${t}: ${m}`));
       w.unref();
@@ -204,26 +237,43 @@ class Gemm {
     try {
       for (let bi = 0; bi < bItems; bi++) this.g.packB(job.b + bi * job.bBatch, job.bj, job.bp, n, k, pb + bi * pbItem);
       const total = batch * blocks;
-      // About 4 chunks a thread: small enough to even out, big enough that the claims are rare.
-      const chunk = Math.max(1, Math.ceil(total / (4 * this.info.threads)));
-      const p: Params = { ...job, apk, pa, pb, pbItem, tmp, chunk, chunks: Math.ceil(total / chunk) };
-      if (this.helpers.length === 0 || p.chunks === 1) {
-        runRange(this.g, p, 0, total, 0);
-        return;
-      }
-      const ctl = this.control;
-      for (let a = Atomics.load(ctl, ACTIVE); a !== 0; a = Atomics.load(ctl, ACTIVE)) Atomics.wait(ctl, ACTIVE, a);
-      FIELDS.forEach((f, i) => (ctl[PARAMS + i] = p[f] | 0));
-      Atomics.store(ctl, FIN, 0);
-      Atomics.store(ctl, NEXT, 0);
-      Atomics.add(ctl, SEQ, 1);
-      Atomics.notify(ctl, SEQ);
-      takeChunks(runRange, ctl, this.g, p, 0);
-      for (let f = Atomics.load(ctl, FIN); f < p.chunks; f = Atomics.load(ctl, FIN)) Atomics.wait(ctl, FIN, f);
-      Atomics.store(ctl, NEXT, CLOSED);
+      this.dispatch({ ...job, apk, pa, pb, pbItem, tmp, chunk: 0, chunks: 0, total, op: 0, epsBits: 0 });
     } finally {
       wasm._free(base);
     }
+  }
+
+  /**
+   * A fused kernel over all threads: gelu on `count` elements of x (and dy) into out, LayerNorm on
+   * `rows` rows of `d` (x, β or dy, γ).
+   */
+  fused(op: number, x: number, second: number, gamma: number, out: number, rows: number, d: number, eps = 0): void {
+    const layerNorm = op === OP_LAYER_NORM || op === OP_LAYER_NORM_GRAD;
+    const total = layerNorm ? rows : Math.ceil(rows / ELEMENT_CHUNK);
+    const epsBits = new Int32Array(Float32Array.of(eps).buffer)[0];
+    const zero = { batch: 0, k: 0, aBatch: 0, ai: 0, bBatch: 0, bj: 0, bp: 0, apk: 0, pa: 0, pb: 0, pbItem: 0, tmp: 0 };
+    this.dispatch({ ...zero, op, a: x, b: second, ap: gamma, c: out, m: rows, n: d, epsBits, chunk: 0, chunks: 0, total });
+  }
+
+  /** Runs p's `total` work units: on this thread alone, or in chunks shared with the helpers. */
+  private dispatch(p: Params): void {
+    // About 4 chunks a thread: small enough to even out, big enough that the claims are rare.
+    p.chunk = Math.max(1, Math.ceil(p.total / (4 * this.info.threads)));
+    p.chunks = Math.ceil(p.total / p.chunk);
+    if (this.helpers.length === 0 || p.chunks === 1) {
+      runRange(this.g, this.f, p, 0, p.total, 0);
+      return;
+    }
+    const ctl = this.control;
+    for (let a = Atomics.load(ctl, ACTIVE); a !== 0; a = Atomics.load(ctl, ACTIVE)) Atomics.wait(ctl, ACTIVE, a);
+    FIELDS.forEach((f, i) => (ctl[PARAMS + i] = p[f] | 0));
+    Atomics.store(ctl, FIN, 0);
+    Atomics.store(ctl, NEXT, 0);
+    Atomics.add(ctl, SEQ, 1);
+    Atomics.notify(ctl, SEQ);
+    takeChunks(runRange, ctl, this.g, this.f, p, 0);
+    for (let f = Atomics.load(ctl, FIN); f < p.chunks; f = Atomics.load(ctl, FIN)) Atomics.wait(ctl, FIN, f);
+    Atomics.store(ctl, NEXT, CLOSED);
   }
 
   /** Stops the helper threads. */
@@ -341,9 +391,8 @@ export async function installWasmGemm(options: WasmGemmOptions = {}): Promise<Wa
   const { bytes, fma } = await gemmBytes(shared, options.fma ?? true);
   if (activeBackend !== backend || active?.info.threads !== threads || active.info.fma !== fma) {
     const module = new WebAssembly.Module(bytes);
-    const instance = new WebAssembly.Instance(module, { env: { memory } });
     active?.close();
-    active = new Gemm(instance.exports as unknown as GemmExports, { fma, threads }, module, memory);
+    active = new Gemm({ fma, threads }, module, await fusedModule(shared), memory);
     activeBackend = backend;
   }
   const current = tf.getKernel('BatchMatMul', 'wasm');
@@ -359,6 +408,11 @@ export async function installWasmGemm(options: WasmGemmOptions = {}): Promise<Wa
     });
   }
   return active.info;
+}
+
+/** The thread pool of the wasm backend instance `backend` (undefined when our GEMM is not installed for it). */
+export function wasmPool(backend: object): Gemm | undefined {
+  return activeBackend === backend ? active : undefined;
 }
 
 /** Puts the previous BatchMatMul back (benchmarks compare both in one process). */
