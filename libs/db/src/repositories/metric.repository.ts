@@ -35,6 +35,36 @@ export class MetricRepository {
     return count;
   }
 
+  /**
+   * insertBatch for a running attempt, fenced: the rows are written only while the attempt has not
+   * been taken over by a newer one (closed as preempted), in the same statement. `live` false:
+   * nothing was written and the attempt must stop.
+   */
+  async insertForAttempt(attemptId: string, points: MetricPointInput[]): Promise<{ live: boolean; count: number }> {
+    let count = 0;
+    for (let i = 0; i < Math.max(points.length, 1); i += 5000) {
+      const rows = points
+        .slice(i, i + 5000)
+        .map(
+          (p) =>
+            Prisma.sql`(${p.trialId}::text, ${p.attemptId ?? attemptId}::text, ${p.step}::int, ${p.split}::text, ${p.name}::text, ${p.value}::float8)`,
+        );
+      if (rows.length === 0) break;
+      const [r] = await this.prisma.$queryRaw<Array<{ live: boolean; n: number }>>`
+        WITH live AS (SELECT 1 FROM "Attempt" WHERE id = ${attemptId} AND status <> 'preempted'::"RunStatus"),
+        ins AS (
+          INSERT INTO "MetricPoint" ("trialId", "attemptId", "step", "split", "name", "value")
+          SELECT v.* FROM (VALUES ${Prisma.join(rows)}) AS v WHERE EXISTS (SELECT 1 FROM live)
+          ON CONFLICT ("trialId", "split", "name", "step") DO NOTHING
+          RETURNING 1
+        )
+        SELECT EXISTS (SELECT 1 FROM live) AS live, (SELECT count(*) FROM ins)::int AS n`;
+      if (!r.live) return { live: false, count };
+      count += r.n;
+    }
+    return { live: true, count };
+  }
+
   list(trialId: string, opts: { name?: string; split?: string; afterStep?: number; take: number }) {
     return this.prisma.metricPoint.findMany({
       where: {

@@ -191,13 +191,47 @@ export class SweepRepository {
   }
 
   /**
-   * Derives the sweep's status from its trials (called after every trial transition):
-   * running while any trial runs, finished when all are terminal.
+   * Derives the sweep's status from its trials by recounting them all (API-side transitions:
+   * cancel, rerun, replan, failed plans): running while any trial runs, finished when all are
+   * terminal. The worker's hot path uses markRunning/settleStatus instead.
    */
   refreshStatus(sweepId: string) {
     return refreshSweepStatus(this.prisma, sweepId);
   }
+
+  /** A queued sweep becomes running (a trial of it started); any other status stays. One UPDATE. */
+  async markRunning(sweepId: string): Promise<boolean> {
+    const n = await this.prisma.$executeRaw`
+      UPDATE "Sweep" SET status = 'running'::"RunStatus", "updatedAt" = now()
+       WHERE id = ${sweepId} AND status = 'queued'::"RunStatus"`;
+    return n > 0;
+  }
+
+  /**
+   * After one of its trials reached a terminal status (committed): when none of the sweep's
+   * trials is open any more, the sweep finishes: succeeded if any trial succeeded or was pruned,
+   * cancelled if all were cancelled, else failed. Index probes (EXISTS on sweepId + status), not a
+   * recount, so the cost does not grow with the sweep. Run after the trial's own commit: of two
+   * trials finishing together, the later statement sees both. Returns the status set, or null.
+   */
+  async settleStatus(sweepId: string): Promise<RunStatus | null> {
+    const rows = await this.prisma.$queryRaw<Array<{ status: RunStatus }>>`
+      UPDATE "Sweep" s SET
+        status = CASE
+          WHEN EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id AND status IN ('succeeded', 'pruned')) THEN 'succeeded'::"RunStatus"
+          WHEN EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id AND status = 'failed') THEN 'failed'::"RunStatus"
+          ELSE 'cancelled'::"RunStatus" END,
+        "finishedAt" = now(), "updatedAt" = now()
+       WHERE s.id = ${sweepId}
+         AND NOT EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id AND status IN ('queued', 'running', 'preempted'))
+         AND EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id)
+      RETURNING s.status::text AS status`;
+    return rows[0]?.status ?? null;
+  }
 }
+
+/** Statuses a trial does not leave on its own (only a rerun reopens it). */
+export const TERMINAL_STATUSES: readonly RunStatus[] = FINISHED;
 
 /** The sweep status its trials imply; usable inside a transaction (trial finish does so). */
 export async function refreshSweepStatus(db: Prisma.TransactionClient, sweepId: string) {

@@ -1,5 +1,6 @@
 // A trial's log lines: appended in batches by the worker, read in id order by the dashboard.
 import { Injectable } from '@nestjs/common';
+import { Prisma } from '../generated/prisma/client';
 import { PrismaService } from '../prisma.service';
 
 export type LogLevel = 'info' | 'warn' | 'error';
@@ -34,6 +35,39 @@ export class TrialLogRepository {
       select: { id: true, trialId: true, attemptId: true, attempt: true, ts: true, level: true, message: true },
     });
     return rows.sort((a, b) => (a.id < b.id ? -1 : 1)).map((r) => ({ ...r, id: r.id.toString() }));
+  }
+
+  /**
+   * insertBatch for a running attempt, fenced like MetricRepository.insertForAttempt: one
+   * statement that writes the lines only while the attempt has not been taken over. `live` false:
+   * nothing was written.
+   */
+  async insertForAttempt(
+    attemptId: string,
+    lines: TrialLogInput[],
+  ): Promise<{ live: boolean; rows: Array<TrialLogRow & { trialId: string }> }> {
+    if (lines.length === 0) return { live: true, rows: [] };
+    const values = lines.map(
+      (l, i) =>
+        Prisma.sql`(${i}::int, ${l.trialId}::text, ${l.attemptId ?? attemptId}::text, ${l.attempt ?? null}::int, ${l.ts ?? new Date()}::timestamptz, ${l.level}::text, ${l.message}::text)`,
+    );
+    const rows = await this.prisma.$queryRaw<Array<TrialLogRow & { trialId: string; live: boolean }>>`
+      WITH live AS (SELECT 1 FROM "Attempt" WHERE id = ${attemptId} AND status <> 'preempted'::"RunStatus"),
+      ins AS (
+        INSERT INTO "TrialLog" ("trialId", "attemptId", attempt, ts, level, message)
+        SELECT v."trialId", v."attemptId", v.attempt, v.ts, v.level, v.message
+          FROM (VALUES ${Prisma.join(values)}) AS v(i, "trialId", "attemptId", attempt, ts, level, message)
+         WHERE EXISTS (SELECT 1 FROM live)
+         ORDER BY v.i
+        RETURNING id::text AS id, "trialId", "attemptId", attempt, ts, level, message
+      )
+      SELECT ins.*, true AS live FROM ins
+      UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, false WHERE NOT EXISTS (SELECT 1 FROM live)`;
+    if (rows.length > 0 && !rows[0].live) return { live: false, rows: [] };
+    return {
+      live: true,
+      rows: rows.map(({ live: _l, ...r }) => r).sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1)),
+    };
   }
 
   async list(trialId: string, opts: { afterId?: string; take: number }): Promise<TrialLogRow[]> {

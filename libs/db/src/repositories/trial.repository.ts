@@ -1,12 +1,62 @@
-// Trials and their attempts: state transitions as the worker runs them.
+// Trials and their attempts: state transitions as the worker runs them. The worker's path (load,
+// open the first attempt, ready, close) is one statement each, without explicit transactions:
+// every write of an attempt is fenced (its WHERE requires the attempt not to have been taken over),
+// so a stale worker cannot overwrite the trial a newer attempt runs.
 import { Injectable } from '@nestjs/common';
-import { Prisma, RunStatus } from '../generated/prisma/client';
+import { randomUUID } from 'node:crypto';
+import { Prisma, RunStatus, type Trial } from '../generated/prisma/client';
 import { PrismaService } from '../prisma.service';
-import { refreshSweepStatus } from './sweep.repository';
+import { SweepRepository, TERMINAL_STATUSES } from './sweep.repository';
+
+/** What a worker needs to run a trial (findForRun): the trial, its sweep, model and dataset. */
+export interface TrialForRun {
+  id: string;
+  sweepId: string;
+  status: RunStatus;
+  kind: string;
+  planId: string | null;
+  hyperparams: Prisma.JsonValue;
+  finalEvalLoss: number | null;
+  sweep: {
+    id: string;
+    spec: Prisma.JsonValue;
+    maxConcurrent: number | null;
+    metricMode: string;
+    baseModel: { name: string; path: string };
+    dataset: { source: string; validationFraction: number; splitSeed: number };
+  };
+}
+
+/** A trial's outcome fields written when its attempt closes (only the keys given are set). */
+export interface TrialOutcome {
+  finalEvalLoss?: number | null;
+  tokensPerSec?: number | null;
+  prunedReason?: string | null;
+  error?: string | null;
+}
+
+/** The closing attempt's fields; `status` when it differs from the trial's (a cancel still wins). */
+export interface AttemptOutcome {
+  lastStep?: number | null;
+  error?: string | null;
+  status?: RunStatus;
+}
+
+/** What the worker learns from its training thread once it is ready. */
+export interface ReadyInfo {
+  backend: string;
+  device: string;
+  trainableParams: number;
+  /** Also the trial's best eval loss so far; null leaves both as they are. */
+  baselineEvalLoss: number | null;
+}
 
 @Injectable()
 export class TrialRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly sweeps: SweepRepository,
+  ) {}
 
   findManyByIds(ids: string[]) {
     return this.prisma.trial.findMany({ where: { id: { in: ids } }, orderBy: { index: 'asc' } });
@@ -24,15 +74,107 @@ export class TrialRepository {
     return (await this.prisma.trial.findUnique({ where: { id }, select: { id: true } })) !== null;
   }
 
-  /** Everything a worker needs to run the trial. */
-  findForRun(id: string) {
-    return this.prisma.trial.findUnique({
-      where: { id },
-      include: { sweep: { include: { baseModel: true, dataset: true } } },
-    });
+  /** Everything a worker needs to run the trial: one statement (trial ⋈ sweep ⋈ model ⋈ dataset). */
+  async findForRun(id: string): Promise<TrialForRun | null> {
+    const rows = await this.prisma.$queryRaw<
+      Array<
+        Omit<TrialForRun, 'sweep'> & {
+          spec: Prisma.JsonValue;
+          maxConcurrent: number | null;
+          metricMode: string;
+          modelName: string;
+          modelPath: string;
+          source: string;
+          validationFraction: number;
+          splitSeed: number;
+        }
+      >
+    >`
+      SELECT t.id, t."sweepId", t.status::text AS status, t.kind, t."planId", t.hyperparams, t."finalEvalLoss",
+             s.spec, s."maxConcurrent", s."metricMode", m.name AS "modelName", m.path AS "modelPath",
+             d.source, d."validationFraction", d."splitSeed"
+        FROM "Trial" t
+        JOIN "Sweep" s ON s.id = t."sweepId"
+        JOIN "BaseModel" m ON m.id = s."baseModelId"
+        JOIN "Dataset" d ON d.id = s."datasetId"
+       WHERE t.id = ${id}`;
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      id: r.id,
+      sweepId: r.sweepId,
+      status: r.status,
+      kind: r.kind,
+      planId: r.planId,
+      hyperparams: r.hyperparams,
+      finalEvalLoss: r.finalEvalLoss,
+      sweep: {
+        id: r.sweepId,
+        spec: r.spec,
+        maxConcurrent: r.maxConcurrent,
+        metricMode: r.metricMode,
+        baseModel: { name: r.modelName, path: r.modelPath },
+        dataset: { source: r.source, validationFraction: r.validationFraction, splitSeed: r.splitSeed },
+      },
+    };
   }
 
-  /** Opens a new attempt (number = previous + 1) and marks the trial running, atomically. */
+  /**
+   * Opens the trial's attempt and marks it (and a queued sweep) running. A trial's first attempt
+   * (the common case) is one statement; a later one, or a trial cancelled meanwhile, goes through
+   * the full transaction of openAttempt (lost attempts, resume point).
+   */
+  async startAttempt(trialId: string, a: { jobId?: string; workerId?: string; backend?: string; device?: string }) {
+    const first = await this.openFirstAttempt(trialId, a);
+    if (first) return first;
+    const opened = await this.openAttempt(trialId, a);
+    if (opened.trial) await this.sweeps.markRunning(opened.trial.sweepId);
+    return opened;
+  }
+
+  /**
+   * The first attempt in one statement: the trial moves to running only if it has no attempt yet
+   * and is not cancelled, the attempt row is inserted only if it moved, and a queued sweep
+   * becomes running. Null when the trial did not qualify (then openAttempt decides).
+   */
+  private async openFirstAttempt(trialId: string, a: { jobId?: string; workerId?: string; backend?: string; device?: string }) {
+    const now = new Date();
+    const attemptId = randomUUID();
+    const rows = await this.prisma.$queryRaw<Array<Trial & { attemptNumber: number }>>`
+      WITH t AS (
+        UPDATE "Trial" SET status = 'running'::"RunStatus", "startedAt" = ${now}::timestamptz, error = NULL, "updatedAt" = ${now}::timestamptz
+         WHERE id = ${trialId} AND status <> 'cancelled'::"RunStatus"
+           AND NOT EXISTS (SELECT 1 FROM "Attempt" WHERE "trialId" = ${trialId})
+        RETURNING *
+      ), a AS (
+        INSERT INTO "Attempt" (id, "trialId", number, status, "jobId", "workerId", backend, device, "startedAt")
+        SELECT ${attemptId}::text, t.id, 1, 'running'::"RunStatus", ${a.jobId ?? null}::text, ${a.workerId ?? null}::text,
+               ${a.backend ?? null}::text, ${a.device ?? null}::text, ${now}::timestamptz
+          FROM t
+        RETURNING number
+      ), s AS (
+        UPDATE "Sweep" SET status = 'running'::"RunStatus", "updatedAt" = ${now}::timestamptz
+         WHERE id = (SELECT "sweepId" FROM t) AND status = 'queued'::"RunStatus"
+      )
+      SELECT t.*, a.number AS "attemptNumber" FROM t, a`;
+    const row = rows[0];
+    if (!row) return null;
+    const { attemptNumber, ...trial } = row;
+    const attempt = {
+      id: attemptId,
+      trialId,
+      number: attemptNumber,
+      status: RunStatus.running,
+      jobId: a.jobId ?? null,
+      workerId: a.workerId ?? null,
+      backend: a.backend ?? null,
+      device: a.device ?? null,
+      startedAt: now,
+      resumedFromStep: null,
+    };
+    return { attempt, trial: trial as Trial, resume: null, lostAttempts: 0 };
+  }
+
   /**
    * Opens the next attempt of a trial. An earlier attempt still marked running lost its worker
    * (its job lock expired, BullMQ handed the job on): it is closed as preempted. When the trial
@@ -40,7 +182,7 @@ export class TrialRepository {
    * after that step (metric points, rank budgets, checkpoints) is removed, so every step is
    * recorded exactly once, by the trajectory that goes on. Without one it restarts from step 0.
    */
-  startAttempt(trialId: string, a: { jobId?: string; workerId?: string; backend?: string; device?: string }) {
+  private openAttempt(trialId: string, a: { jobId?: string; workerId?: string; backend?: string; device?: string }) {
     return this.prisma.$transaction(async (tx) => {
       const last = await tx.attempt.findFirst({ where: { trialId }, orderBy: { number: 'desc' } });
       const now = new Date();
@@ -125,30 +267,72 @@ export class TrialRepository {
     return this.prisma.trial.count({ where: { sweepId, status: RunStatus.running } });
   }
 
-  /** Closes attempt and trial together so readers never see one finished without the other. */
-  finish(
+  /**
+   * The training thread is ready: the attempt's backend/device and the trial's trainable
+   * parameters (and baseline eval loss) in one statement, fenced (nothing is written once a newer
+   * attempt took over). Returns the trial row, or null when fenced off.
+   */
+  async markReady(trialId: string, attemptId: string, r: ReadyInfo): Promise<Trial | null> {
+    const rows = await this.prisma.$queryRaw<Trial[]>`
+      WITH a AS (
+        UPDATE "Attempt" SET backend = ${r.backend}::text, device = ${r.device}::text
+         WHERE id = ${attemptId} AND status <> 'preempted'::"RunStatus"
+        RETURNING id
+      )
+      UPDATE "Trial" SET "trainableParams" = ${r.trainableParams}::int,
+             "baselineEvalLoss" = COALESCE(${r.baselineEvalLoss}::float8, "baselineEvalLoss"),
+             "bestEvalLoss" = COALESCE(${r.baselineEvalLoss}::float8, "bestEvalLoss"),
+             "updatedAt" = now()
+       WHERE id = ${trialId} AND EXISTS (SELECT 1 FROM a)
+      RETURNING *`;
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Closes attempt and trial in one statement, so readers never see one finished without the
+   * other. Fenced: an attempt a newer one has closed as preempted (its worker lost the job's lock)
+   * changes nothing and gets `preempted` back. A cancel from the API wins over whatever the
+   * attempt ended with. When the trial ends terminal, the sweep's status settles afterwards.
+   * Returns the trial's final status and its row (null when fenced off).
+   */
+  async closeAttempt(
     trialId: string,
     attemptId: string,
     status: RunStatus,
-    trialData: Prisma.TrialUncheckedUpdateInput = {},
-    attemptData: Prisma.AttemptUncheckedUpdateInput = {},
-  ) {
+    trial: TrialOutcome = {},
+    attempt: AttemptOutcome = {},
+  ): Promise<{ status: RunStatus; trial: Trial | null }> {
     const now = new Date();
-    return this.prisma.$transaction(async (tx) => {
-      // Fencing: an attempt a newer one has closed as preempted (its worker lost the job's lock)
-      // must not touch the trial the newer attempt now runs.
-      const mine = await tx.attempt.findUniqueOrThrow({ where: { id: attemptId }, select: { status: true } });
-      if (mine.status === RunStatus.preempted) return RunStatus.preempted;
-      // A cancel from the API wins over whatever the attempt ended with.
-      const current = await tx.trial.findUniqueOrThrow({ where: { id: trialId }, select: { status: true } });
-      const final = current.status === RunStatus.cancelled ? RunStatus.cancelled : status;
-      await tx.attempt.update({ where: { id: attemptId }, data: { ...attemptData, status: final, finishedAt: now } });
-      const { status: _ignored, ...rest } = trialData as { status?: unknown };
-      const t = await tx.trial.update({ where: { id: trialId }, data: { ...rest, status: final, finishedAt: now } });
-      // The sweep's status moves in the same transaction: readers never see it lag its trials.
-      await refreshSweepStatus(tx, t.sweepId);
-      return final;
-    });
+    const set = (column: string, v: unknown, type: 'float8' | 'text' | 'int') =>
+      v === undefined ? Prisma.empty : Prisma.sql`, ${Prisma.raw(`"${column}"`)} = ${v}::${Prisma.raw(type)}`;
+    const rows = await this.prisma.$queryRaw<Trial[]>`
+      WITH t AS (
+        UPDATE "Trial" SET
+               status = CASE WHEN status = 'cancelled'::"RunStatus" THEN status ELSE ${status}::"RunStatus" END,
+               "finishedAt" = ${now}::timestamptz, "updatedAt" = ${now}::timestamptz
+               ${set('finalEvalLoss', trial.finalEvalLoss, 'float8')} ${set('tokensPerSec', trial.tokensPerSec, 'float8')}
+               ${set('prunedReason', trial.prunedReason, 'text')} ${set('error', trial.error, 'text')}
+         WHERE id = ${trialId}
+           AND EXISTS (SELECT 1 FROM "Attempt" WHERE id = ${attemptId} AND status <> 'preempted'::"RunStatus")
+        RETURNING *
+      ), a AS (
+        UPDATE "Attempt" SET
+               status = CASE WHEN (SELECT status FROM t) = 'cancelled'::"RunStatus" THEN 'cancelled'::"RunStatus"
+                             ELSE COALESCE(${attempt.status ?? null}::"RunStatus", (SELECT status FROM t)) END,
+               "finishedAt" = ${now}::timestamptz
+               ${set('lastStep', attempt.lastStep, 'int')} ${set('error', attempt.error, 'text')}
+         WHERE id = ${attemptId} AND EXISTS (SELECT 1 FROM t)
+      )
+      SELECT * FROM t`;
+    const row = rows[0];
+    if (!row) return { status: RunStatus.preempted, trial: null };
+    if (TERMINAL_STATUSES.includes(row.status)) await this.sweeps.settleStatus(row.sweepId);
+    return { status: row.status, trial: row };
+  }
+
+  /** closeAttempt's status alone. */
+  async finish(trialId: string, attemptId: string, status: RunStatus, trial: TrialOutcome = {}, attempt: AttemptOutcome = {}) {
+    return (await this.closeAttempt(trialId, attemptId, status, trial, attempt)).status;
   }
 
   /** Marks not-yet-finished trials cancelled; returns the ids that changed. */
