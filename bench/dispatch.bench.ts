@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startBenchStack, stopOnSignal } from './support/bench-stack';
-import { probeEnv, readProbeReports } from './support/worker-probe';
+import { cpuOfProcesses, probeEnv, readProbeReports } from './support/worker-probe';
 
 type ChildMsg = { type: 'ready' } | { type: 'done'; first: number; last: number; count: number };
 
@@ -130,12 +130,14 @@ async function main(): Promise<void> {
   const sqlDir = o.countSql ? fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-sql-')) : undefined;
   const cpuProfDir = o.cpuProf ? path.resolve(o.cpuProf) : undefined;
   let ours: { perSec: number; succeeded: number; wallS: number; submitMs: number };
+  let cpu = { pg: 0, redis: 0, api: 0 };
   try {
     await stack.startWorkers(o.workers, {
       WORKER_TRAINER: 'noop',
       WORKER_SLOTS: String(o.slots),
       ...probeEnv({ countSql: sqlDir, cpuProfDir }),
     });
+    const cpu0 = { pg: cpuOfProcesses('postgres'), redis: cpuOfProcesses('redis-server'), self: process.cpuUsage() };
     const t0 = performance.now();
     const sweep = await stack.http<{ id: string }>('POST', '/sweeps', {
       name: 'dispatch bench',
@@ -162,6 +164,12 @@ async function main(): Promise<void> {
       sweep.id,
     );
     const wallS = (row.last.getTime() - row.first.getTime()) / 1000;
+    const self = process.cpuUsage(cpu0.self);
+    cpu = {
+      pg: cpuOfProcesses('postgres') - cpu0.pg,
+      redis: cpuOfProcesses('redis-server') - cpu0.redis,
+      api: (self.user + self.system) / 1000,
+    };
     ours = { perSec: o.trials / wallS, succeeded: Number(row.ok), wallS, submitMs };
   } finally {
     // Stopping the workers (SIGTERM, a clean exit) writes their SQL counts and CPU profiles.
@@ -190,6 +198,10 @@ async function main(): Promise<void> {
     const sql = readProbeReports(sqlDir);
     console.log(
       `\nSQL statements sent by the ${sql.workers} workers: ${sql.statements.toLocaleString('en-US')}, ${(sql.statements / o.trials).toFixed(1)} per trial`,
+    );
+    const per = (ms: number) => `${(ms / o.trials).toFixed(2)} ms`;
+    console.log(
+      `CPU per trial (submit to last finish; workers from start to exit): workers ${per(sql.cpuMs)}, Postgres ${per(cpu.pg)}, Redis ${per(cpu.redis)}, API + bench ${per(cpu.api)}`,
     );
     for (const [text, n] of sql.byText.slice(0, 25)) console.log(`${(n / o.trials).toFixed(2).padStart(7)}  ${text}`);
     fs.rmSync(sqlDir, { recursive: true, force: true });

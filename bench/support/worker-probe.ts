@@ -11,6 +11,8 @@ import * as path from 'node:path';
 
 export interface ProbeReport {
   pid: number;
+  /** CPU time (user + system) of the process from the probe's start to its exit, in ms. */
+  cpuMs: number;
   statements: number;
   /** Statement count by its normalised opening (first 80 characters, whitespace squeezed). */
   byText: Record<string, number>;
@@ -27,17 +29,38 @@ export function probeEnv(o: { countSql?: string; cpuProfDir?: string }): Record<
   };
 }
 
+/** CPU time (ms, user + system) used so far by every process whose command name is `comm` (e.g. postgres). */
+export function cpuOfProcesses(comm: string): number {
+  const tick = 100; // USER_HZ on Linux
+  let ms = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(stat.indexOf('(') + 1, close) !== comm) continue;
+      const f = stat.slice(close + 2).split(' ');
+      // utime, stime, cutime, cstime are fields 14-17 (1-based), i.e. 11-14 after the comm.
+      ms += ((+f[11] + +f[12] + +f[13] + +f[14]) * 1000) / tick;
+    } catch {
+      /* gone */
+    }
+  }
+  return ms;
+}
+
 /** Reads the reports the workers wrote under `dir` and sums them. */
-export function readProbeReports(dir: string): { statements: number; byText: Array<[string, number]>; workers: number } {
+export function readProbeReports(dir: string): { statements: number; cpuMs: number; byText: Array<[string, number]>; workers: number } {
   const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
   const byText = new Map<string, number>();
   let statements = 0;
+  let cpuMs = 0;
   for (const f of files) {
     const r = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as ProbeReport;
     statements += r.statements;
+    cpuMs += r.cpuMs;
     for (const [k, n] of Object.entries(r.byText)) byText.set(k, (byText.get(k) ?? 0) + n);
   }
-  return { statements, byText: [...byText].sort((a, b) => b[1] - a[1]), workers: files.length };
+  return { statements, cpuMs, byText: [...byText].sort((a, b) => b[1] - a[1]), workers: files.length };
 }
 
 function install(outDir: string): void {
@@ -45,7 +68,7 @@ function install(outDir: string): void {
   const pgPath = require.resolve('pg', { paths: [path.dirname(require.resolve('@prisma/adapter-pg'))] });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const pg = require(pgPath) as typeof import('pg');
-  const report: ProbeReport = { pid: process.pid, statements: 0, byText: {} };
+  const report: ProbeReport = { pid: process.pid, cpuMs: 0, statements: 0, byText: {} };
   const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
   const query = proto.query;
   proto.query = function (this: unknown, ...args: unknown[]) {
@@ -57,7 +80,11 @@ function install(outDir: string): void {
     return query.apply(this, args);
   };
   fs.mkdirSync(outDir, { recursive: true });
-  process.on('exit', () => fs.writeFileSync(path.join(outDir, `${process.pid}.json`), JSON.stringify(report)));
+  process.on('exit', () => {
+    const cpu = process.cpuUsage();
+    report.cpuMs = (cpu.user + cpu.system) / 1000;
+    fs.writeFileSync(path.join(outDir, `${process.pid}.json`), JSON.stringify(report));
+  });
 }
 
 function profile(outDir: string): void {

@@ -41,28 +41,28 @@ export class MetricRepository {
    * nothing was written and the attempt must stop.
    */
   async insertForAttempt(attemptId: string, points: MetricPointInput[]): Promise<{ live: boolean; count: number }> {
-    let count = 0;
-    for (let i = 0; i < Math.max(points.length, 1); i += 5000) {
-      const rows = points
-        .slice(i, i + 5000)
-        .map(
-          (p) =>
-            Prisma.sql`(${p.trialId}::text, ${p.attemptId ?? attemptId}::text, ${p.step}::int, ${p.split}::text, ${p.name}::text, ${p.value}::float8)`,
-        );
-      if (rows.length === 0) break;
-      const [r] = await this.prisma.$queryRaw<Array<{ live: boolean; n: number }>>`
-        WITH live AS (SELECT 1 FROM "Attempt" WHERE id = ${attemptId} AND status <> 'preempted'::"RunStatus"),
-        ins AS (
-          INSERT INTO "MetricPoint" ("trialId", "attemptId", "step", "split", "name", "value")
-          SELECT v.* FROM (VALUES ${Prisma.join(rows)}) AS v WHERE EXISTS (SELECT 1 FROM live)
-          ON CONFLICT ("trialId", "split", "name", "step") DO NOTHING
-          RETURNING 1
-        )
-        SELECT EXISTS (SELECT 1 FROM live) AS live, (SELECT count(*) FROM ins)::int AS n`;
-      if (!r.live) return { live: false, count };
-      count += r.n;
-    }
-    return { live: true, count };
+    const [r] = await this.prisma.statement<{ live: boolean; n: number }>(
+      'metric.insertForAttempt',
+      `WITH live AS (SELECT 1 FROM "Attempt" WHERE id = $1 AND status <> 'preempted'),
+       ins AS (
+         INSERT INTO "MetricPoint" ("trialId", "attemptId", "step", "split", "name", "value")
+         SELECT * FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::float8[])
+          WHERE EXISTS (SELECT 1 FROM live)
+         ON CONFLICT ("trialId", "split", "name", "step") DO NOTHING
+         RETURNING 1
+       )
+       SELECT EXISTS (SELECT 1 FROM live) AS live, (SELECT count(*) FROM ins)::int AS n`,
+      [
+        attemptId,
+        points.map((p) => p.trialId),
+        points.map((p) => p.attemptId ?? attemptId),
+        points.map((p) => p.step),
+        points.map((p) => p.split),
+        points.map((p) => p.name),
+        points.map((p) => p.value),
+      ],
+    );
+    return { live: r.live, count: r.n };
   }
 
   list(trialId: string, opts: { name?: string; split?: string; afterStep?: number; take: number }) {

@@ -201,10 +201,12 @@ export class SweepRepository {
 
   /** A queued sweep becomes running (a trial of it started); any other status stays. One UPDATE. */
   async markRunning(sweepId: string): Promise<boolean> {
-    const n = await this.prisma.$executeRaw`
-      UPDATE "Sweep" SET status = 'running'::"RunStatus", "updatedAt" = now()
-       WHERE id = ${sweepId} AND status = 'queued'::"RunStatus"`;
-    return n > 0;
+    const rows = await this.prisma.statement(
+      'sweep.markRunning',
+      `UPDATE "Sweep" SET status = 'running', "updatedAt" = now() WHERE id = $1 AND status = 'queued' RETURNING id`,
+      [sweepId],
+    );
+    return rows.length > 0;
   }
 
   /**
@@ -215,18 +217,21 @@ export class SweepRepository {
    * trials finishing together, the later statement sees both. Returns the status set, or null.
    */
   async settleStatus(sweepId: string): Promise<RunStatus | null> {
-    const rows = await this.prisma.$queryRaw<Array<{ status: RunStatus }>>`
-      UPDATE "Sweep" s SET
-        status = CASE
-          WHEN EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id AND status IN ('succeeded', 'pruned')) THEN 'succeeded'::"RunStatus"
-          WHEN EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id AND status = 'failed') THEN 'failed'::"RunStatus"
-          ELSE 'cancelled'::"RunStatus" END,
-        "finishedAt" = now(), "updatedAt" = now()
-       WHERE s.id = ${sweepId}
-         AND NOT EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id AND status IN ('queued', 'running', 'preempted'))
-         AND EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id)
-      RETURNING s.status::text AS status`;
-    return rows[0]?.status ?? null;
+    const [row] = await this.prisma.statement<{ status: RunStatus }>(
+      'sweep.settleStatus',
+      `UPDATE "Sweep" s SET
+              status = CASE
+                WHEN EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id AND status IN ('succeeded', 'pruned')) THEN 'succeeded'
+                WHEN EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id AND status = 'failed') THEN 'failed'
+                ELSE 'cancelled' END::"RunStatus",
+              "finishedAt" = now(), "updatedAt" = now()
+        WHERE s.id = $1
+          AND NOT EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id AND status IN ('queued', 'running', 'preempted'))
+          AND EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id)
+       RETURNING s.status`,
+      [sweepId],
+    );
+    return row?.status ?? null;
   }
 }
 

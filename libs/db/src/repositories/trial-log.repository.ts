@@ -1,6 +1,5 @@
 // A trial's log lines: appended in batches by the worker, read in id order by the dashboard.
 import { Injectable } from '@nestjs/common';
-import { Prisma } from '../generated/prisma/client';
 import { PrismaService } from '../prisma.service';
 
 export type LogLevel = 'info' | 'warn' | 'error';
@@ -47,22 +46,31 @@ export class TrialLogRepository {
     lines: TrialLogInput[],
   ): Promise<{ live: boolean; rows: Array<TrialLogRow & { trialId: string }> }> {
     if (lines.length === 0) return { live: true, rows: [] };
-    const values = lines.map(
-      (l, i) =>
-        Prisma.sql`(${i}::int, ${l.trialId}::text, ${l.attemptId ?? attemptId}::text, ${l.attempt ?? null}::int, ${l.ts ?? new Date()}::timestamptz, ${l.level}::text, ${l.message}::text)`,
+    // One row more than inserted, flagged, tells a fenced-off attempt from an empty batch.
+    const rows = await this.prisma.statement<TrialLogRow & { trialId: string; live: boolean }>(
+      'trialLog.insertForAttempt',
+      `WITH live AS (SELECT 1 FROM "Attempt" WHERE id = $1 AND status <> 'preempted'),
+       ins AS (
+         INSERT INTO "TrialLog" ("trialId", "attemptId", attempt, ts, level, message)
+         SELECT v."trialId", v."attemptId", v.attempt, v.ts, v.level, v.message
+           FROM unnest($2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::text[])
+                WITH ORDINALITY AS v("trialId", "attemptId", attempt, ts, level, message, i)
+          WHERE EXISTS (SELECT 1 FROM live)
+          ORDER BY v.i
+         RETURNING id::text AS id, "trialId", "attemptId", attempt, ts, level, message
+       )
+       SELECT ins.*, true AS live FROM ins
+       UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, false WHERE NOT EXISTS (SELECT 1 FROM live)`,
+      [
+        attemptId,
+        lines.map((l) => l.trialId),
+        lines.map((l) => l.attemptId ?? attemptId),
+        lines.map((l) => l.attempt ?? null),
+        lines.map((l) => l.ts ?? new Date()),
+        lines.map((l) => l.level),
+        lines.map((l) => l.message),
+      ],
     );
-    const rows = await this.prisma.$queryRaw<Array<TrialLogRow & { trialId: string; live: boolean }>>`
-      WITH live AS (SELECT 1 FROM "Attempt" WHERE id = ${attemptId} AND status <> 'preempted'::"RunStatus"),
-      ins AS (
-        INSERT INTO "TrialLog" ("trialId", "attemptId", attempt, ts, level, message)
-        SELECT v."trialId", v."attemptId", v.attempt, v.ts, v.level, v.message
-          FROM (VALUES ${Prisma.join(values)}) AS v(i, "trialId", "attemptId", attempt, ts, level, message)
-         WHERE EXISTS (SELECT 1 FROM live)
-         ORDER BY v.i
-        RETURNING id::text AS id, "trialId", "attemptId", attempt, ts, level, message
-      )
-      SELECT ins.*, true AS live FROM ins
-      UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, false WHERE NOT EXISTS (SELECT 1 FROM live)`;
     if (rows.length > 0 && !rows[0].live) return { live: false, rows: [] };
     return {
       live: true,

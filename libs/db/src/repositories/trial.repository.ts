@@ -76,29 +76,29 @@ export class TrialRepository {
 
   /** Everything a worker needs to run the trial: one statement (trial ⋈ sweep ⋈ model ⋈ dataset). */
   async findForRun(id: string): Promise<TrialForRun | null> {
-    const rows = await this.prisma.$queryRaw<
-      Array<
-        Omit<TrialForRun, 'sweep'> & {
-          spec: Prisma.JsonValue;
-          maxConcurrent: number | null;
-          metricMode: string;
-          modelName: string;
-          modelPath: string;
-          source: string;
-          validationFraction: number;
-          splitSeed: number;
-        }
-      >
-    >`
-      SELECT t.id, t."sweepId", t.status::text AS status, t.kind, t."planId", t.hyperparams, t."finalEvalLoss",
-             s.spec, s."maxConcurrent", s."metricMode", m.name AS "modelName", m.path AS "modelPath",
-             d.source, d."validationFraction", d."splitSeed"
-        FROM "Trial" t
-        JOIN "Sweep" s ON s.id = t."sweepId"
-        JOIN "BaseModel" m ON m.id = s."baseModelId"
-        JOIN "Dataset" d ON d.id = s."datasetId"
-       WHERE t.id = ${id}`;
-    const r = rows[0];
+    const [r] = await this.prisma.statement<
+      Omit<TrialForRun, 'sweep'> & {
+        spec: Prisma.JsonValue;
+        maxConcurrent: number | null;
+        metricMode: string;
+        modelName: string;
+        modelPath: string;
+        source: string;
+        validationFraction: number;
+        splitSeed: number;
+      }
+    >(
+      'trial.findForRun',
+      `SELECT t.id, t."sweepId", t.status, t.kind, t."planId", t.hyperparams, t."finalEvalLoss",
+              s.spec, s."maxConcurrent", s."metricMode", m.name AS "modelName", m.path AS "modelPath",
+              d.source, d."validationFraction", d."splitSeed"
+         FROM "Trial" t
+         JOIN "Sweep" s ON s.id = t."sweepId"
+         JOIN "BaseModel" m ON m.id = s."baseModelId"
+         JOIN "Dataset" d ON d.id = s."datasetId"
+        WHERE t.id = $1`,
+      [id],
+    );
     if (!r) return null;
     return {
       id: r.id,
@@ -140,24 +140,24 @@ export class TrialRepository {
   private async openFirstAttempt(trialId: string, a: { jobId?: string; workerId?: string; backend?: string; device?: string }) {
     const now = new Date();
     const attemptId = randomUUID();
-    const rows = await this.prisma.$queryRaw<Array<Trial & { attemptNumber: number }>>`
-      WITH t AS (
-        UPDATE "Trial" SET status = 'running'::"RunStatus", "startedAt" = ${now}::timestamptz, error = NULL, "updatedAt" = ${now}::timestamptz
-         WHERE id = ${trialId} AND status <> 'cancelled'::"RunStatus"
-           AND NOT EXISTS (SELECT 1 FROM "Attempt" WHERE "trialId" = ${trialId})
-        RETURNING *
-      ), a AS (
-        INSERT INTO "Attempt" (id, "trialId", number, status, "jobId", "workerId", backend, device, "startedAt")
-        SELECT ${attemptId}::text, t.id, 1, 'running'::"RunStatus", ${a.jobId ?? null}::text, ${a.workerId ?? null}::text,
-               ${a.backend ?? null}::text, ${a.device ?? null}::text, ${now}::timestamptz
-          FROM t
-        RETURNING number
-      ), s AS (
-        UPDATE "Sweep" SET status = 'running'::"RunStatus", "updatedAt" = ${now}::timestamptz
-         WHERE id = (SELECT "sweepId" FROM t) AND status = 'queued'::"RunStatus"
-      )
-      SELECT t.*, a.number AS "attemptNumber" FROM t, a`;
-    const row = rows[0];
+    const [row] = await this.prisma.statement<Trial & { attemptNumber: number }>(
+      'trial.openFirstAttempt',
+      `WITH t AS (
+         UPDATE "Trial" SET status = 'running', "startedAt" = $3, error = NULL, "updatedAt" = $3
+          WHERE id = $1 AND status <> 'cancelled'
+            AND NOT EXISTS (SELECT 1 FROM "Attempt" WHERE "trialId" = $1)
+         RETURNING *
+       ), a AS (
+         INSERT INTO "Attempt" (id, "trialId", number, status, "jobId", "workerId", backend, device, "startedAt")
+         SELECT $2, t.id, 1, 'running', $4, $5, $6, $7, $3 FROM t
+         RETURNING number
+       ), s AS (
+         UPDATE "Sweep" SET status = 'running', "updatedAt" = $3
+          WHERE id = (SELECT "sweepId" FROM t) AND status = 'queued'
+       )
+       SELECT t.*, a.number AS "attemptNumber" FROM t, a`,
+      [trialId, attemptId, now, a.jobId ?? null, a.workerId ?? null, a.backend ?? null, a.device ?? null],
+    );
     if (!row) return null;
     const { attemptNumber, ...trial } = row;
     const attempt = {
@@ -273,19 +273,19 @@ export class TrialRepository {
    * attempt took over). Returns the trial row, or null when fenced off.
    */
   async markReady(trialId: string, attemptId: string, r: ReadyInfo): Promise<Trial | null> {
-    const rows = await this.prisma.$queryRaw<Trial[]>`
-      WITH a AS (
-        UPDATE "Attempt" SET backend = ${r.backend}::text, device = ${r.device}::text
-         WHERE id = ${attemptId} AND status <> 'preempted'::"RunStatus"
-        RETURNING id
-      )
-      UPDATE "Trial" SET "trainableParams" = ${r.trainableParams}::int,
-             "baselineEvalLoss" = COALESCE(${r.baselineEvalLoss}::float8, "baselineEvalLoss"),
-             "bestEvalLoss" = COALESCE(${r.baselineEvalLoss}::float8, "bestEvalLoss"),
-             "updatedAt" = now()
-       WHERE id = ${trialId} AND EXISTS (SELECT 1 FROM a)
-      RETURNING *`;
-    return rows[0] ?? null;
+    const [row] = await this.prisma.statement<Trial>(
+      'trial.markReady',
+      `WITH a AS (
+         UPDATE "Attempt" SET backend = $3, device = $4 WHERE id = $2 AND status <> 'preempted' RETURNING id
+       )
+       UPDATE "Trial" SET "trainableParams" = $5,
+              "baselineEvalLoss" = COALESCE($6, "baselineEvalLoss"), "bestEvalLoss" = COALESCE($6, "bestEvalLoss"),
+              "updatedAt" = now()
+        WHERE id = $1 AND EXISTS (SELECT 1 FROM a)
+       RETURNING *`,
+      [trialId, attemptId, r.backend, r.device, r.trainableParams, r.baselineEvalLoss],
+    );
+    return row ?? null;
   }
 
   /**
@@ -302,29 +302,44 @@ export class TrialRepository {
     trial: TrialOutcome = {},
     attempt: AttemptOutcome = {},
   ): Promise<{ status: RunStatus; trial: Trial | null }> {
-    const now = new Date();
-    const set = (column: string, v: unknown, type: 'float8' | 'text' | 'int') =>
-      v === undefined ? Prisma.empty : Prisma.sql`, ${Prisma.raw(`"${column}"`)} = ${v}::${Prisma.raw(type)}`;
-    const rows = await this.prisma.$queryRaw<Trial[]>`
-      WITH t AS (
-        UPDATE "Trial" SET
-               status = CASE WHEN status = 'cancelled'::"RunStatus" THEN status ELSE ${status}::"RunStatus" END,
-               "finishedAt" = ${now}::timestamptz, "updatedAt" = ${now}::timestamptz
-               ${set('finalEvalLoss', trial.finalEvalLoss, 'float8')} ${set('tokensPerSec', trial.tokensPerSec, 'float8')}
-               ${set('prunedReason', trial.prunedReason, 'text')} ${set('error', trial.error, 'text')}
-         WHERE id = ${trialId}
-           AND EXISTS (SELECT 1 FROM "Attempt" WHERE id = ${attemptId} AND status <> 'preempted'::"RunStatus")
-        RETURNING *
-      ), a AS (
-        UPDATE "Attempt" SET
-               status = CASE WHEN (SELECT status FROM t) = 'cancelled'::"RunStatus" THEN 'cancelled'::"RunStatus"
-                             ELSE COALESCE(${attempt.status ?? null}::"RunStatus", (SELECT status FROM t)) END,
-               "finishedAt" = ${now}::timestamptz
-               ${set('lastStep', attempt.lastStep, 'int')} ${set('error', attempt.error, 'text')}
-         WHERE id = ${attemptId} AND EXISTS (SELECT 1 FROM t)
-      )
-      SELECT * FROM t`;
-    const row = rows[0];
+    // Each optional field is a (given?, value) pair: one statement text for every combination.
+    const opt = (v: unknown) => [v !== undefined, v ?? null];
+    const [row] = await this.prisma.statement<Trial>(
+      'trial.closeAttempt',
+      `WITH t AS (
+         UPDATE "Trial" SET
+                status = CASE WHEN status = 'cancelled' THEN status ELSE $3::"RunStatus" END,
+                "finishedAt" = $4, "updatedAt" = $4,
+                "finalEvalLoss" = CASE WHEN $5 THEN $6::float8 ELSE "finalEvalLoss" END,
+                "tokensPerSec" = CASE WHEN $7 THEN $8::float8 ELSE "tokensPerSec" END,
+                "prunedReason" = CASE WHEN $9 THEN $10::text ELSE "prunedReason" END,
+                error = CASE WHEN $11 THEN $12::text ELSE error END
+          WHERE id = $1 AND EXISTS (SELECT 1 FROM "Attempt" WHERE id = $2 AND status <> 'preempted')
+         RETURNING *
+       ), a AS (
+         UPDATE "Attempt" SET
+                status = CASE WHEN (SELECT status FROM t) = 'cancelled' THEN 'cancelled'
+                              ELSE COALESCE($13::"RunStatus", (SELECT status FROM t)) END,
+                "finishedAt" = $4,
+                "lastStep" = CASE WHEN $14 THEN $15::int ELSE "lastStep" END,
+                error = CASE WHEN $16 THEN $17::text ELSE error END
+          WHERE id = $2 AND EXISTS (SELECT 1 FROM t)
+       )
+       SELECT * FROM t`,
+      [
+        trialId,
+        attemptId,
+        status,
+        new Date(),
+        ...opt(trial.finalEvalLoss),
+        ...opt(trial.tokensPerSec),
+        ...opt(trial.prunedReason),
+        ...opt(trial.error),
+        attempt.status ?? null,
+        ...opt(attempt.lastStep),
+        ...opt(attempt.error),
+      ],
+    );
     if (!row) return { status: RunStatus.preempted, trial: null };
     if (TERMINAL_STATUSES.includes(row.status)) await this.sweeps.settleStatus(row.sweepId);
     return { status: row.status, trial: row };
