@@ -8,7 +8,7 @@
 // many processes with the same concurrency; jobs/s from the first pickup to the last completion.
 //   node dist/bench/dispatch.bench.js [--trials 2000] [--workers 8] [--slots 1] [--count-sql] [--cpu-prof DIR] [--no-reference]
 // --count-sql preloads bench/support/worker-probe into the workers and prints the SQL statements
-// they sent per trial (boot and heartbeats included: a few dozen in all), most frequent first;
+// they sent per trial (counted from just before the submit: heartbeats included, boot not), most frequent first;
 // --cpu-prof writes a V8 CPU profile of each worker into DIR (open in Chrome DevTools).
 import { Command } from 'commander';
 import { redisOptions } from '@lora/config';
@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startBenchStack, stopOnSignal } from './support/bench-stack';
-import { cpuOfProcesses, probeEnv, readProbeReports } from './support/worker-probe';
+import { cpuOfProcesses, markProbes, probeEnv, readProbeReports } from './support/worker-probe';
 
 type ChildMsg = { type: 'ready' } | { type: 'done'; first: number; last: number; count: number };
 
@@ -132,11 +132,15 @@ async function main(): Promise<void> {
   let ours: { perSec: number; succeeded: number; wallS: number; submitMs: number };
   let cpu = { pg: 0, redis: 0, api: 0 };
   try {
-    await stack.startWorkers(o.workers, {
+    const workers = await stack.startWorkers(o.workers, {
       WORKER_TRAINER: 'noop',
       WORKER_SLOTS: String(o.slots),
       ...probeEnv({ countSql: sqlDir, cpuProfDir }),
     });
+    if (sqlDir) {
+      markProbes(workers.map((w) => w.child.pid!));
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const cpu0 = { pg: cpuOfProcesses('postgres'), redis: cpuOfProcesses('redis-server'), self: process.cpuUsage() };
     const t0 = performance.now();
     const sweep = await stack.http<{ id: string }>('POST', '/sweeps', {
@@ -201,7 +205,7 @@ async function main(): Promise<void> {
     );
     const per = (ms: number) => `${(ms / o.trials).toFixed(2)} ms`;
     console.log(
-      `CPU per trial (submit to last finish; workers from start to exit): workers ${per(sql.cpuMs)}, Postgres ${per(cpu.pg)}, Redis ${per(cpu.redis)}, API + bench ${per(cpu.api)}`,
+      `CPU per trial (from the submit to the workers' exit): workers ${per(sql.cpuMs)}, Postgres ${per(cpu.pg)}, Redis ${per(cpu.redis)}, API + bench ${per(cpu.api)}`,
     );
     for (const [text, n] of sql.byText.slice(0, 25)) console.log(`${(n / o.trials).toFixed(2).padStart(7)}  ${text}`);
     fs.rmSync(sqlDir, { recursive: true, force: true });

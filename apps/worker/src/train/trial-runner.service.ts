@@ -107,7 +107,9 @@ export class TrialRunner {
     try {
       return await this.runAttempt(trial, ctx);
     } finally {
-      await lease?.release();
+      // Not awaited (like the live events below): it cannot fail the trial, and what this worker
+      // sends Redis next goes on the same connection, after it.
+      void lease?.release();
     }
   }
 
@@ -132,7 +134,9 @@ export class TrialRunner {
       this.log.warn({ sweepId: sweep.id, trialId }, 'trial was cancelled before it started; skipping job');
       return { finalEvalLoss: NaN };
     }
-    await this.live.trialChanged(sweep.id, started);
+    // Live events are best effort and never throw: published without waiting for Redis's answer
+    // (a trial's path is a chain of round trips; these need not be in it). Order is kept: one connection.
+    void this.live.trialChanged(sweep.id, started);
     const bindings = { sweepId: sweep.id, trialId, attempt: attempt.number, attemptId: attempt.id };
     this.log.log(bindings, 'attempt started');
     // The trial's own log (Postgres + live stream), besides this process's structured log.
@@ -140,7 +144,7 @@ export class TrialRunner {
       if (superseded) return;
       const { live, rows } = await this.logs.insertForAttempt(attempt.id, batch);
       if (!live) return supersede();
-      await this.live.logs(
+      void this.live.logs(
         sweep.id,
         trialId,
         rows.map(({ trialId: _t, ts, ...r }) => ({ ...r, ts: ts.toISOString() })),
@@ -189,7 +193,7 @@ export class TrialRunner {
     const buffer = new WriteBuffer<MetricPointInput>(async (batch) => {
       if (superseded) return;
       if (!(await this.metrics.insertForAttempt(attempt.id, batch)).live) return supersede();
-      await this.live.metrics(
+      void this.live.metrics(
         sweep.id,
         trialId,
         batch.map(({ step, split, name, value }) => ({ step, split, name, value })),
@@ -242,7 +246,7 @@ export class TrialRunner {
             'info',
             `training ${resume ? `resumed at step ${resume.step}` : 'started'} on ${m.backend} (${m.device}): ${m.trainableParams.toLocaleString('en-US')} trainable parameters${m.baselineEvalLoss !== null ? `, baseline eval loss ${m.baselineEvalLoss.toFixed(4)}` : ''}`,
           );
-          await this.live.trialChanged(sweep.id, row);
+          void this.live.trialChanged(sweep.id, row);
           break;
         }
         case 'log': {
@@ -420,7 +424,7 @@ export class TrialRunner {
       this.heartbeat.trialEnded(trialId);
       await logBuffer.close().catch((e: Error) => this.log.warn({ ...bindings, err: e.message }, 'trial log lines lost'));
       // The sweep's status settled in closeAttempt (when the trial ended terminal).
-      if (closed) await this.live.trialChanged(sweep.id, closed);
+      if (closed) void this.live.trialChanged(sweep.id, closed);
       else await this.live.trialsChanged(sweep.id, [trialId]);
     }
   }
