@@ -137,7 +137,7 @@ async function main(): Promise<void> {
       WORKER_SLOTS: String(o.slots),
       ...probeEnv({ countSql: sqlDir, cpuProfDir }),
     });
-    if (sqlDir) {
+    if (sqlDir || cpuProfDir) {
       markProbes(workers.map((w) => w.child.pid!));
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 
 export interface ProbeReport {
   pid: number;
-  /** CPU time (user + system) of the process from the bench's mark (SIGUSR2, sent before it submits) to its exit, in ms. */
+  /** CPU time (user + system) of the process from the bench's mark (SIGWINCH, sent before it submits) to its exit, in ms. */
   cpuMs: number;
   statements: number;
   /** Statement count by its normalised opening (first 80 characters, whitespace squeezed). */
@@ -19,9 +19,9 @@ export interface ProbeReport {
 }
 
 /** Options for `startWorkers` that preload this probe (and optionally profile) into each worker. */
-/** Marks the start of the measured run in each probed worker (see ProbeReport.cpuMs). */
+/** Marks the start of the measured run in each probed worker (counts and profiles start there). */
 export function markProbes(pids: number[]): void {
-  for (const pid of pids) process.kill(pid, 'SIGUSR2');
+  for (const pid of pids) process.kill(pid, 'SIGWINCH');
 }
 
 export function probeEnv(o: { countSql?: string; cpuProfDir?: string }): Record<string, string> {
@@ -74,10 +74,9 @@ function install(outDir: string): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const pg = require(pgPath) as typeof import('pg');
   const report: ProbeReport = { pid: process.pid, cpuMs: 0, statements: 0, byText: {} };
-  // The bench marks the start of the measured run: boot costs (module loading, registration) stay out.
   let mark = process.cpuUsage();
   let before = 0;
-  process.on('SIGUSR2', () => {
+  onMark(() => {
     mark = process.cpuUsage();
     before = report.statements;
   });
@@ -100,11 +99,19 @@ function install(outDir: string): void {
   });
 }
 
+/**
+ * The bench marks the start of the measured run, so boot (module loading, registration) stays out
+ * of the counts and the profile. SIGWINCH: Nest's shutdown hooks take SIGUSR2 and the usual others.
+ */
+function onMark(f: () => void): void {
+  process.on('SIGWINCH', f);
+}
+
 function profile(outDir: string): void {
   const session = new Session();
   session.connect();
   session.post('Profiler.enable');
-  session.post('Profiler.start');
+  onMark(() => session.post('Profiler.start'));
   fs.mkdirSync(outDir, { recursive: true });
   // The main thread's session answers synchronously, so this completes inside the exit handler.
   process.on('exit', () =>
