@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   const sqlDir = o.countSql ? fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-sql-')) : undefined;
   const cpuProfDir = o.cpuProf ? path.resolve(o.cpuProf) : undefined;
   let ours: { perSec: number; succeeded: number; wallS: number; submitMs: number };
-  let cpu = { pg: 0, redis: 0, api: 0 };
+  let cpu: { pg: number; redis: number; api: number };
   try {
     const workers = await stack.startWorkers(o.workers, {
       WORKER_TRAINER: 'noop',
