@@ -54,12 +54,22 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
    * statements straight on node-postgres, without the Prisma client's per-query work, which cost
    * more than the statements themselves there (bench/dispatch.bench.ts --cpu-prof).
    */
-  readonly pg: Pool;
+  private pool: Pool;
 
   constructor(@Inject(DB_OPTIONS) readonly dbOptions: DbOptions) {
     const pool = createPgPool(dbOptions);
     super({ adapter: new PrismaPg(pool, { schema: dbOptions.databaseSchema, disposeExternalPool: true }) });
-    this.pg = pool;
+    this.pool = pool;
+  }
+
+  /**
+   * The pool, or a new one once $disconnect ended it: Nest destroys modules (PrismaService
+   * disconnects) before the worker's drain (beforeApplicationShutdown) writes its last rows, and
+   * Prisma itself reconnects lazily there too.
+   */
+  get pg(): Pool {
+    if (this.pool.ending || this.pool.ended) this.pool = createPgPool(this.dbOptions);
+    return this.pool;
   }
 
   /** Runs a named (prepared once per connection) statement; `text` must be constant for the name. */
