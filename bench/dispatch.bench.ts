@@ -6,14 +6,20 @@
 // from the first attempt's start to the last trial's finish (Postgres timestamps).
 // Reference, same run, same Redis: as many jobs through bare BullMQ Workers doing nothing, in as
 // many processes with the same concurrency; jobs/s from the first pickup to the last completion.
-//   node dist/bench/dispatch.bench.js [--trials 2000] [--workers 8] [--slots 1]
+//   node dist/bench/dispatch.bench.js [--trials 2000] [--workers 8] [--slots 1] [--count-sql] [--cpu-prof DIR] [--no-reference]
+// --count-sql preloads bench/support/worker-probe into the workers and prints the SQL statements
+// they sent per trial (counted from just before the submit: heartbeats included, boot not), most frequent first;
+// --cpu-prof writes a V8 CPU profile of each worker into DIR (open in Chrome DevTools).
 import { Command } from 'commander';
 import { redisOptions } from '@lora/config';
 import { Queue, Worker } from 'bullmq';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { startBenchStack, stopOnSignal } from './support/bench-stack';
+import { cpuOfProcesses, markProbes, probeEnv, readProbeReports } from './support/worker-probe';
 
 type ChildMsg = { type: 'ready' } | { type: 'done'; first: number; last: number; count: number };
 
@@ -112,15 +118,30 @@ async function main(): Promise<void> {
     .option('--trials <n>', 'trials in the sweep (jobs in the reference)', int, 2000)
     .option('--workers <n>', 'worker processes', int, 8)
     .option('--slots <n>', 'WORKER_SLOTS of each worker (the reference Workers get the same concurrency)', int, 1)
+    .option('--count-sql', 'count the SQL statements the workers send (per trial)')
+    .option('--cpu-prof <dir>', 'write a V8 CPU profile of each worker process into this folder')
+    .option('--no-reference', 'skip the bare BullMQ reference run')
     .parse()
-    .opts<{ trials: number; workers: number; slots: number }>();
+    .opts<{ trials: number; workers: number; slots: number; countSql?: boolean; cpuProf?: string; reference: boolean }>();
   const space = grid(o.trials);
 
   const stack = await startBenchStack('dispatch');
   stopOnSignal(stack.stop);
+  const sqlDir = o.countSql ? fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-sql-')) : undefined;
+  const cpuProfDir = o.cpuProf ? path.resolve(o.cpuProf) : undefined;
   let ours: { perSec: number; succeeded: number; wallS: number; submitMs: number };
+  let cpu: { pg: number; redis: number; api: number };
   try {
-    await stack.startWorkers(o.workers, { WORKER_TRAINER: 'noop', WORKER_SLOTS: String(o.slots) });
+    const workers = await stack.startWorkers(o.workers, {
+      WORKER_TRAINER: 'noop',
+      WORKER_SLOTS: String(o.slots),
+      ...probeEnv({ countSql: sqlDir, cpuProfDir }),
+    });
+    if (sqlDir || cpuProfDir) {
+      markProbes(workers.map((w) => w.child.pid!));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const cpu0 = { pg: cpuOfProcesses('postgres'), redis: cpuOfProcesses('redis-server'), self: process.cpuUsage() };
     const t0 = performance.now();
     const sweep = await stack.http<{ id: string }>('POST', '/sweeps', {
       name: 'dispatch bench',
@@ -147,11 +168,18 @@ async function main(): Promise<void> {
       sweep.id,
     );
     const wallS = (row.last.getTime() - row.first.getTime()) / 1000;
+    const self = process.cpuUsage(cpu0.self);
+    cpu = {
+      pg: cpuOfProcesses('postgres') - cpu0.pg,
+      redis: cpuOfProcesses('redis-server') - cpu0.redis,
+      api: (self.user + self.system) / 1000,
+    };
     ours = { perSec: o.trials / wallS, succeeded: Number(row.ok), wallS, submitMs };
   } finally {
+    // Stopping the workers (SIGTERM, a clean exit) writes their SQL counts and CPU profiles.
     await stack.stop();
   }
-  const ref = await reference(o, stack.config.redis.url);
+  const ref = o.reference ? await reference(o, stack.config.redis.url) : NaN;
 
   const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
   const conc = `${o.workers} processes × concurrency ${o.slots}`;
@@ -163,10 +191,26 @@ async function main(): Promise<void> {
   console.log(
     `| ours: API submit + workers with WORKER_TRAINER=noop | ${fmt(ours.perSec)} | ${ours.wallS.toFixed(2)} s | ${ours.succeeded} succeeded; POST /sweeps took ${fmt(ours.submitMs)} ms |`,
   );
-  console.log(`| reference: bare BullMQ Workers, no-op processor | ${fmt(ref)} | ${(o.trials / ref).toFixed(2)} s | same Redis, ${conc} |`);
+  if (o.reference)
+    console.log(
+      `| reference: bare BullMQ Workers, no-op processor | ${fmt(ref)} | ${(o.trials / ref).toFixed(2)} s | same Redis, ${conc} |`,
+    );
   console.log(
-    `\nratio ours/reference: ${(ours.perSec / ref).toFixed(3)}   target ≥ 500 trials/s: ${ours.perSec >= 500 ? 'met' : 'missed'}`,
+    `\nratio ours/reference: ${o.reference ? (ours.perSec / ref).toFixed(3) : '-'}   target ≥ 500 trials/s: ${ours.perSec >= 500 ? 'met' : 'missed'}`,
   );
+  if (sqlDir) {
+    const sql = readProbeReports(sqlDir);
+    console.log(
+      `\nSQL statements sent by the ${sql.workers} workers: ${sql.statements.toLocaleString('en-US')}, ${(sql.statements / o.trials).toFixed(1)} per trial`,
+    );
+    const per = (ms: number) => `${(ms / o.trials).toFixed(2)} ms`;
+    console.log(
+      `CPU per trial (from the submit to the workers' exit): workers ${per(sql.cpuMs)}, Postgres ${per(cpu.pg)}, Redis ${per(cpu.redis)}, API + bench ${per(cpu.api)}`,
+    );
+    for (const [text, n] of sql.byText.slice(0, 25)) console.log(`${(n / o.trials).toFixed(2).padStart(7)}  ${text}`);
+    fs.rmSync(sqlDir, { recursive: true, force: true });
+  }
+  if (cpuProfDir) console.log(`\nCPU profiles of the workers: ${cpuProfDir}`);
 }
 
 if (process.argv[2] === '--raw-child') {

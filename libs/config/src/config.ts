@@ -51,6 +51,9 @@ const EnvFields = z.object({
   // lease, status, metrics) but training is one recorded step. Refused when NODE_ENV=production.
   WORKER_TRAINER: z.enum(['tfjs', 'noop']).default('tfjs'),
   METRICS_FLUSH_MS: intFromEnv(500).pipe(z.number().min(10)),
+  // A process publishes at most one `sweep` live event (a recount of its progress) per sweep per
+  // this many ms; the last change in a window is always followed by one. 0: one per change.
+  LIVE_SWEEP_EVENT_MS: intFromEnv(250).pipe(z.number().min(0).max(60_000)),
   JOB_ATTEMPTS: intFromEnv(3).pipe(z.number().min(1).max(100)),
   // A train job's lock: renewed every half of it; a dead worker's trial moves on after about 1.5x.
   JOB_LOCK_MS: intFromEnv(30_000).pipe(z.number().min(1000).max(600_000)),
@@ -81,6 +84,8 @@ export type AppConfig = {
     trainer: 'tfjs' | 'noop';
   };
   metricsFlushMs: number;
+  /** At most one sweep live event per sweep per this window, per process (0: no coalescing). */
+  liveSweepEventMs: number;
   jobAttempts: number;
   jobLockMs: number;
 };
@@ -122,6 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       trainer: e.WORKER_TRAINER,
     },
     metricsFlushMs: e.METRICS_FLUSH_MS,
+    liveSweepEventMs: e.LIVE_SWEEP_EVENT_MS,
     jobAttempts: e.JOB_ATTEMPTS,
     jobLockMs: e.JOB_LOCK_MS,
   };

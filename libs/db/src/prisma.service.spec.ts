@@ -25,6 +25,20 @@ describe('PrismaService round trip', () => {
     await db?.drop();
   });
 
+  it('runs named statements on the pool under Prisma, also after $disconnect (a draining worker still writes)', async () => {
+    const p = new PrismaService({ databaseUrl: db.connectionString, databaseSchema: db.schema });
+    await p.$connect();
+    const sql = 'SELECT count(*)::int AS n FROM "Sweep" WHERE name = $1';
+    expect(await p.statement('spec.count', sql, ['none'])).toEqual([{ n: 0 }]);
+    // Prisma and the statements share one pool.
+    expect(p.pg.totalCount).toBe(1);
+    await p.$disconnect();
+    expect(await p.statement('spec.count', sql, ['none'])).toEqual([{ n: 0 }]);
+    expect(await p.sweep.count()).toBeGreaterThanOrEqual(0);
+    await p.$disconnect();
+    await p.pg.end();
+  });
+
   it('writes and reads a sweep with its trial, attempt, metrics and checkpoint, then cascades', async () => {
     const baseModel = await prisma.baseModel.create({
       data: {

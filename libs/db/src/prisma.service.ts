@@ -1,5 +1,6 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
+import { Pool, type QueryResultRow } from 'pg';
 import { PrismaClient } from './generated/prisma/client';
 
 /** Injection token for {@link DbOptions}. */
@@ -32,6 +33,15 @@ export function createPrismaAdapter(opts: DbOptions): PrismaPg {
   );
 }
 
+/** The node-postgres pool for one database + schema (Prisma's adapter runs on it, so do hot-path statements). */
+export function createPgPool(opts: DbOptions): Pool {
+  const pool = new Pool({ connectionString: opts.databaseUrl, options: startupSearchPath(opts.databaseSchema), max: opts.poolSize });
+  // An idle connection dropped by the server (a restart) must not crash the process; the next
+  // query reconnects (and a lost connection mid-query rejects that query, which the caller handles).
+  pool.on('error', () => undefined);
+  return pool;
+}
+
 /** A plain client for scripts and tests; call `$disconnect()` when done. */
 export function createPrismaClient(opts: DbOptions): PrismaClient {
   return new PrismaClient({ adapter: createPrismaAdapter(opts) });
@@ -39,8 +49,32 @@ export function createPrismaClient(opts: DbOptions): PrismaClient {
 
 @Injectable()
 export class PrismaService extends PrismaClient implements OnModuleInit, OnModuleDestroy {
+  /**
+   * The pool under Prisma's adapter, for the worker's per-trial statements: named prepared
+   * statements straight on node-postgres, without the Prisma client's per-query work, which cost
+   * more than the statements themselves there (bench/dispatch.bench.ts --cpu-prof).
+   */
+  private pool: Pool;
+
   constructor(@Inject(DB_OPTIONS) readonly dbOptions: DbOptions) {
-    super({ adapter: createPrismaAdapter(dbOptions) });
+    const pool = createPgPool(dbOptions);
+    super({ adapter: new PrismaPg(pool, { schema: dbOptions.databaseSchema, disposeExternalPool: true }) });
+    this.pool = pool;
+  }
+
+  /**
+   * The pool, or a new one once $disconnect ended it: Nest destroys modules (PrismaService
+   * disconnects) before the worker's drain (beforeApplicationShutdown) writes its last rows, and
+   * Prisma itself reconnects lazily there too.
+   */
+  get pg(): Pool {
+    if (this.pool.ending || this.pool.ended) this.pool = createPgPool(this.dbOptions);
+    return this.pool;
+  }
+
+  /** Runs a named (prepared once per connection) statement; `text` must be constant for the name. */
+  async statement<T extends QueryResultRow>(name: string, text: string, values: unknown[]): Promise<T[]> {
+    return (await this.pg.query<T>({ name, text, values })).rows;
   }
 
   async onModuleInit(): Promise<void> {

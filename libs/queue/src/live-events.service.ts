@@ -2,8 +2,11 @@
 // sweep's Redis channel, for API hosts to stream to dashboards. Best effort: a failed publish is
 // logged and dropped, never failing the training or the request that caused it, because the
 // dashboard re-reads Postgres (the record) whenever its stream reconnects.
+// Sweep events (status and progress, a recount of the sweep's trials) are coalesced per process:
+// at most one per sweep per LIVE_SWEEP_EVENT_MS, read when it is sent, so the last one always
+// carries the state after the last change while a busy sweep costs one recount per window.
 import { InjectQueue } from '@nestjs/bullmq';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@lora/config';
 import { eventsChannel, QueueName, type LiveEvent, type LiveLogLine, type LiveMetricPoint } from '@lora/contracts';
 import { SweepRepository, TrialRepository } from '@lora/db';
@@ -12,8 +15,12 @@ import type { Queue } from 'bullmq';
 type Publisher = { publish(channel: string, message: string): Promise<number> };
 
 @Injectable()
-export class LiveEventsService {
+export class LiveEventsService implements OnApplicationShutdown {
   private readonly log = new Logger(LiveEventsService.name);
+  /** Sweeps with a sweep event scheduled (the window's timer). */
+  private readonly pending = new Map<string, NodeJS.Timeout>();
+  /** Sweep events being read and published now. */
+  private readonly sending = new Set<Promise<void>>();
 
   constructor(
     @InjectQueue(QueueName.Train) private readonly queue: Queue,
@@ -44,18 +51,55 @@ export class LiveEventsService {
     return this.publish({ type, sweepId, trialId });
   }
 
-  /** After trials changed state: publishes each trial's row, then the sweep's status and progress. */
+  /** After trials changed state: publishes each trial's row (read here), then schedules the sweep's event. */
   async trialsChanged(sweepId: string, trialIds: string[]): Promise<void> {
     try {
       const rows = trialIds.length > 0 ? await this.trials.findManyByIds(trialIds) : [];
       for (const trial of rows) await this.publish({ type: 'trial', sweepId, trial: JSON.parse(JSON.stringify(trial)) });
-      await this.sweepChanged(sweepId);
     } catch (e) {
       this.log.warn({ sweepId, err: (e as Error).message }, 'trial events not published');
     }
+    await this.sweepChanged(sweepId);
   }
 
-  async sweepChanged(sweepId: string): Promise<void> {
+  /** After one trial changed state, with the row its write returned: publishes it, schedules the sweep's event. */
+  async trialChanged(sweepId: string, trial: object): Promise<void> {
+    await this.publish({ type: 'trial', sweepId, trial: JSON.parse(JSON.stringify(trial)) });
+    await this.sweepChanged(sweepId);
+  }
+
+  /**
+   * The sweep's status or progress changed: its event goes out at the end of the current window
+   * (LIVE_SWEEP_EVENT_MS; at once when 0), with the state read then. Changes inside one window
+   * share that event; a change after the read has started gets a window of its own.
+   */
+  sweepChanged(sweepId: string): Promise<void> {
+    const ms = this.config.liveSweepEventMs;
+    if (ms <= 0) return this.sendSweep(sweepId);
+    if (this.pending.has(sweepId)) return Promise.resolve();
+    const timer = setTimeout(() => {
+      this.pending.delete(sweepId);
+      const p = this.sendSweep(sweepId).finally(() => this.sending.delete(p));
+      this.sending.add(p);
+    }, ms);
+    timer.unref();
+    this.pending.set(sweepId, timer);
+    return Promise.resolve();
+  }
+
+  /** Sends the scheduled sweep events now (used at shutdown, so the last state is not lost). */
+  async flush(): Promise<void> {
+    const ids = [...this.pending.keys()];
+    for (const id of ids) clearTimeout(this.pending.get(id));
+    this.pending.clear();
+    await Promise.all([...ids.map((id) => this.sendSweep(id)), ...this.sending]);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
+
+  private async sendSweep(sweepId: string): Promise<void> {
     try {
       const [sweep, progress] = await Promise.all([this.sweeps.findStatus(sweepId), this.sweeps.progress(sweepId)]);
       if (sweep) await this.publish({ type: 'sweep', sweepId, status: sweep.status, progress });

@@ -21,16 +21,23 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[4]) then
 end
 return 0`;
 
+type GateRedis = Redis & {
+  acquireLease(key: string, now: number, expiry: number, member: string, max: number, ttlMs: number): Promise<number>;
+};
+
 export interface Lease {
   release(): Promise<void>;
 }
 
 @Injectable()
 export class ConcurrencyGate implements OnApplicationShutdown {
-  private readonly redis: Redis;
+  private readonly redis: GateRedis;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.redis = new Redis(redisOptions(config.redis.url));
+    this.redis = new Redis(redisOptions(config.redis.url)) as GateRedis;
+    // EVALSHA of the cached script (ioredis falls back to EVAL once if Redis lost it), instead
+    // of sending the script's text with every acquire.
+    this.redis.defineCommand('acquireLease', { numberOfKeys: 1, lua: ACQUIRE });
   }
 
   private key(sweepId: string): string {
@@ -41,7 +48,7 @@ export class ConcurrencyGate implements OnApplicationShutdown {
   async acquire(sweepId: string, trialId: string, max: number): Promise<Lease | null> {
     const key = this.key(sweepId);
     const now = Date.now();
-    const ok = await this.redis.eval(ACQUIRE, 1, key, now, now + LEASE_MS, trialId, max, 10 * LEASE_MS);
+    const ok = await this.redis.acquireLease(key, now, now + LEASE_MS, trialId, max, 10 * LEASE_MS);
     if (ok !== 1) return null;
     const timer = setInterval(() => {
       void this.redis.zadd(key, 'XX', Date.now() + LEASE_MS, trialId).catch(() => undefined);

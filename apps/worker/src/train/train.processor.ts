@@ -26,6 +26,8 @@ export class TrainProcessor implements OnApplicationBootstrap, BeforeApplication
   private workers: Array<Worker<TrainTrialJobData>> = [];
   /** Jobs running now, over both queues (at most the worker's slots). */
   private busy = 0;
+  /** Jobs running now per BullMQ Worker (queue). */
+  private readonly running = new Map<Worker<TrainTrialJobData>, number>();
   private readonly tooBig = new Set<string>();
   private draining = false;
 
@@ -39,7 +41,7 @@ export class TrainProcessor implements OnApplicationBootstrap, BeforeApplication
     await this.heartbeat.ready;
     const lock = this.config.jobLockMs;
     for (const queue of [QueueName.Train, trainQueueFor(this.heartbeat.deviceClass)]) {
-      const worker = new Worker<TrainTrialJobData>(queue, (job, token) => this.process(job, token), {
+      const worker: Worker<TrainTrialJobData> = new Worker<TrainTrialJobData>(queue, (job, token) => this.process(job, token, worker), {
         connection: redisOptions(this.config.redis.url),
         prefix: this.config.redis.prefix,
         // One job per slot (a GPU, or a CPU share); the slots are shared by both queues.
@@ -84,7 +86,8 @@ export class TrainProcessor implements OnApplicationBootstrap, BeforeApplication
     throw new DelayedError();
   }
 
-  async process(job: Job<TrainTrialJobData>, token?: string): Promise<{ finalEvalLoss: number }> {
+  /** `from`: the BullMQ Worker that fetched the job (absent in unit tests). */
+  async process(job: Job<TrainTrialJobData>, token?: string, from?: Worker<TrainTrialJobData>): Promise<{ finalEvalLoss: number }> {
     const need = job.data.minMemoryMb;
     if (need && need > this.heartbeat.memoryMb) {
       if (!this.tooBig.has(job.id ?? '')) {
@@ -99,12 +102,18 @@ export class TrainProcessor implements OnApplicationBootstrap, BeforeApplication
     // Both queues' workers share the slots: a job that finds them full goes back at once.
     if (this.busy >= this.config.worker.slots) return this.handBack(job, token, 200 + Math.floor(Math.random() * 300));
     this.busy++;
-    // Slots full: stop fetching on both queues (the rare job fetched in the meantime goes back).
-    if (this.busy >= this.config.worker.slots) for (const w of this.workers) void w.pause(true).catch(() => undefined);
+    if (from) this.running.set(from, (this.running.get(from) ?? 0) + 1);
+    // Slots full: stop fetching on the queues that could still fetch (the rare job fetched in the
+    // meantime goes back). A Worker running as many jobs as the slots fetches nothing more by
+    // itself; pausing and resuming it on every job (1 slot) cost more than the job's bookkeeping.
+    if (this.busy >= this.config.worker.slots)
+      for (const w of this.workers)
+        if (!w.isPaused() && (this.running.get(w) ?? 0) < this.config.worker.slots) void w.pause(true).catch(() => undefined);
     try {
       return await this.runJob(job, token);
     } finally {
       this.busy--;
+      if (from) this.running.set(from, (this.running.get(from) ?? 1) - 1);
       if (!this.draining) for (const w of this.workers) if (w.isPaused()) w.resume();
     }
   }

@@ -13,9 +13,10 @@ import {
   Prisma,
   RankBudgetRepository,
   RunStatus,
-  SweepRepository,
   TrialLogRepository,
   TrialRepository,
+  type Trial,
+  type TrialForRun,
   type TrialLogInput,
 } from '@lora/db';
 import { LiveEventsService } from '@lora/queue';
@@ -65,7 +66,6 @@ export class TrialRunner {
 
   constructor(
     private readonly trials: TrialRepository,
-    private readonly sweeps: SweepRepository,
     private readonly metrics: MetricRepository,
     private readonly checkpoints: CheckpointRepository,
     private readonly importance: ImportanceRepository,
@@ -85,7 +85,6 @@ export class TrialRunner {
         this.log.warn({ err: err.message, retry: n, waitMs: ms }, 'database unreachable; retrying the write'),
     };
     this.trials = retrying(trials, o);
-    this.sweeps = retrying(sweeps, o);
     this.metrics = retrying(metrics, o);
     this.checkpoints = retrying(checkpoints, o);
     this.importance = retrying(importance, o);
@@ -108,14 +107,13 @@ export class TrialRunner {
     try {
       return await this.runAttempt(trial, ctx);
     } finally {
-      await lease?.release();
+      // Not awaited (like the live events below): it cannot fail the trial, and what this worker
+      // sends Redis next goes on the same connection, after it.
+      void lease?.release();
     }
   }
 
-  private async runAttempt(
-    trial: NonNullable<Awaited<ReturnType<TrialRepository['findForRun']>>>,
-    ctx: RunContext,
-  ): Promise<{ finalEvalLoss: number }> {
+  private async runAttempt(trial: TrialForRun, ctx: RunContext): Promise<{ finalEvalLoss: number }> {
     const trialId = trial.id;
     if (trial.status === RunStatus.succeeded || trial.status === RunStatus.cancelled) {
       this.log.warn({ trialId, status: trial.status }, 'trial already finished; skipping job');
@@ -136,15 +134,17 @@ export class TrialRunner {
       this.log.warn({ sweepId: sweep.id, trialId }, 'trial was cancelled before it started; skipping job');
       return { finalEvalLoss: NaN };
     }
-    await this.sweeps.refreshStatus(sweep.id);
-    await this.live.trialsChanged(sweep.id, [trialId]);
+    // Live events are best effort and never throw: published without waiting for Redis's answer
+    // (a trial's path is a chain of round trips; these need not be in it). Order is kept: one connection.
+    void this.live.trialChanged(sweep.id, started);
     const bindings = { sweepId: sweep.id, trialId, attempt: attempt.number, attemptId: attempt.id };
     this.log.log(bindings, 'attempt started');
     // The trial's own log (Postgres + live stream), besides this process's structured log.
     const logBuffer = new WriteBuffer<TrialLogInput>(async (batch) => {
-      if (!(await live())) return;
-      const rows = await this.logs.insertBatch(batch);
-      await this.live.logs(
+      if (superseded) return;
+      const { live, rows } = await this.logs.insertForAttempt(attempt.id, batch);
+      if (!live) return supersede();
+      void this.live.logs(
         sweep.id,
         trialId,
         rows.map(({ trialId: _t, ts, ...r }) => ({ ...r, ts: ts.toISOString() })),
@@ -152,14 +152,19 @@ export class TrialRunner {
     }, this.config.metricsFlushMs);
     const tlog = (level: LogLevel, message: string) =>
       logBuffer.push({ trialId, attemptId: attempt.id, attempt: attempt.number, level, message, ts: new Date() });
-    // Fencing: once a newer attempt has taken the trial over, this one writes nothing more.
+    // Fencing: once a newer attempt has taken the trial over, this one writes nothing more. The
+    // frequent writes (metrics, log lines, ready) check it in their own statement; the rare ones ask.
     let superseded = false;
-    const live = async (): Promise<boolean> => {
-      if (superseded) return false;
-      if (await this.trials.attemptIsLive(attempt.id)) return true;
+    const supersede = (): void => {
+      if (superseded) return;
       superseded = true;
       this.log.warn(bindings, 'a newer attempt took this trial over (lock lost); stopping without writing');
       this.active.get(trialId)?.('superseded by a newer attempt', 'cancel');
+    };
+    const live = async (): Promise<boolean> => {
+      if (superseded) return false;
+      if (await this.trials.attemptIsLive(attempt.id)) return true;
+      supersede();
       return false;
     };
     tlog('info', `attempt ${attempt.number} started on worker ${this.me.id} (job ${ctx.jobId})`);
@@ -186,9 +191,9 @@ export class TrialRunner {
       resume: resume ? { step: resume.step, state: resume.state } : undefined,
     };
     const buffer = new WriteBuffer<MetricPointInput>(async (batch) => {
-      if (!(await live())) return;
-      await this.metrics.insertBatch(batch);
-      await this.live.metrics(
+      if (superseded) return;
+      if (!(await this.metrics.insertForAttempt(attempt.id, batch)).live) return supersede();
+      void this.live.metrics(
         sweep.id,
         trialId,
         batch.map(({ step, split, name, value }) => ({ step, split, name, value })),
@@ -205,15 +210,24 @@ export class TrialRunner {
       : [];
     let prunedReason: string | null = null;
     let send: ((c: TrainThreadCommand) => void) | null = null;
+    /** The trial's row as this attempt's close left it (published as the final trial event). */
+    let closed: Trial | null = null;
     let result: Extract<TrainThreadMessage, { type: 'done' }> | null = null;
 
     const onMessage = async (m: TrainThreadMessage): Promise<void> => {
       switch (m.type) {
-        case 'ready':
-          await this.trials.updateAttempt(attempt.id, { backend: m.backend, device: m.device });
-          await this.trials.updateTrial(trialId, { trainableParams: m.trainableParams });
+        case 'ready': {
+          const row = await this.trials.markReady(trialId, attempt.id, {
+            backend: m.backend,
+            device: m.device,
+            trainableParams: m.trainableParams,
+            baselineEvalLoss: m.baselineEvalLoss,
+          });
+          if (!row) {
+            supersede();
+            break;
+          }
           if (m.baselineEvalLoss !== null) {
-            await this.trials.updateTrial(trialId, { baselineEvalLoss: m.baselineEvalLoss, bestEvalLoss: m.baselineEvalLoss });
             point(0, 'eval', 'loss', m.baselineEvalLoss);
             curve.push({ step: 0, value: m.baselineEvalLoss });
           }
@@ -232,8 +246,9 @@ export class TrialRunner {
             'info',
             `training ${resume ? `resumed at step ${resume.step}` : 'started'} on ${m.backend} (${m.device}): ${m.trainableParams.toLocaleString('en-US')} trainable parameters${m.baselineEvalLoss !== null ? `, baseline eval loss ${m.baselineEvalLoss.toFixed(4)}` : ''}`,
           );
-          await this.live.trialsChanged(sweep.id, [trialId]);
+          void this.live.trialChanged(sweep.id, row);
           break;
+        }
         case 'log': {
           point(m.step, 'train', 'loss', m.loss);
           point(m.step, 'train', 'lr', m.lr);
@@ -355,13 +370,14 @@ export class TrialRunner {
         throw new Error(`training stopped at step ${r.steps} of ${hp.training.steps}`);
       }
       if (!r) throw new Error('training thread exited without a result');
-      const status = await this.trials.finish(
+      const { status, trial: row } = await this.trials.closeAttempt(
         trialId,
         attempt.id,
         prunedReason ? RunStatus.pruned : RunStatus.succeeded,
         { finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec, prunedReason },
         { lastStep: r.steps },
       );
+      closed = row;
       await ctx.progress({ step: r.steps, steps: hp.training.steps, evalLoss: r.finalEvalLoss, done: true });
       this.log.log(
         { ...bindings, status, finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec, wallMs: r.wallMs },
@@ -378,27 +394,28 @@ export class TrialRunner {
       if (superseded) throw new TrialSupersededError(`attempt ${attempt.number} was superseded by a newer attempt`);
       if (err instanceof TrialPreemptedError) {
         // Back to the queue without spending an attempt; the next one resumes from the checkpoint.
-        await this.trials.finish(trialId, attempt.id, RunStatus.queued, {}, { error: err.message });
-        await this.trials.updateAttempt(attempt.id, { status: RunStatus.preempted });
+        closed = (
+          await this.trials.closeAttempt(trialId, attempt.id, RunStatus.queued, {}, { error: err.message, status: RunStatus.preempted })
+        ).trial;
         this.log.warn({ ...bindings, reason: err.message }, 'attempt preempted');
         tlog('warn', `attempt preempted: ${err.message}; the trial goes back to the queue and resumes from its last checkpoint`);
         throw err;
       }
       const final = ctx.lastAttempt || err instanceof TrialConfigError;
       // The attempt failed; the trial goes back to queued while BullMQ will retry it.
-      const status = await this.trials.finish(
+      const { status, trial: row } = await this.trials.closeAttempt(
         trialId,
         attempt.id,
         err instanceof TrialCancelledError ? RunStatus.cancelled : final ? RunStatus.failed : RunStatus.queued,
         { error: err.message },
-        { error: err.message },
+        { error: err.message, status: err instanceof TrialCancelledError ? RunStatus.cancelled : RunStatus.failed },
       );
+      closed = row;
       if (status === RunStatus.cancelled) {
         this.log.log({ ...bindings, reason: err.message }, 'attempt cancelled');
         tlog('warn', `attempt cancelled: ${err.message}`);
         return { finalEvalLoss: NaN };
       }
-      await this.trials.updateAttempt(attempt.id, { status: RunStatus.failed });
       this.log.error({ ...bindings, err: err.message, willRetry: !final }, 'attempt failed');
       tlog('error', `attempt failed: ${err.message}${final ? '' : ' (will be retried)'}`);
       throw err;
@@ -406,8 +423,9 @@ export class TrialRunner {
       this.active.delete(trialId);
       this.heartbeat.trialEnded(trialId);
       await logBuffer.close().catch((e: Error) => this.log.warn({ ...bindings, err: e.message }, 'trial log lines lost'));
-      await this.sweeps.refreshStatus(sweep.id).catch(() => undefined);
-      await this.live.trialsChanged(sweep.id, [trialId]);
+      // The sweep's status settled in closeAttempt (when the trial ended terminal).
+      if (closed) void this.live.trialChanged(sweep.id, closed);
+      else await this.live.trialsChanged(sweep.id, [trialId]);
     }
   }
 

@@ -35,6 +35,36 @@ export class MetricRepository {
     return count;
   }
 
+  /**
+   * insertBatch for a running attempt, fenced: the rows are written only while the attempt has not
+   * been taken over by a newer one (closed as preempted), in the same statement. `live` false:
+   * nothing was written and the attempt must stop.
+   */
+  async insertForAttempt(attemptId: string, points: MetricPointInput[]): Promise<{ live: boolean; count: number }> {
+    const [r] = await this.prisma.statement<{ live: boolean; n: number }>(
+      'metric.insertForAttempt',
+      `WITH live AS (SELECT 1 FROM "Attempt" WHERE id = $1 AND status <> 'preempted'),
+       ins AS (
+         INSERT INTO "MetricPoint" ("trialId", "attemptId", "step", "split", "name", "value")
+         SELECT * FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::float8[])
+          WHERE EXISTS (SELECT 1 FROM live)
+         ON CONFLICT ("trialId", "split", "name", "step") DO NOTHING
+         RETURNING 1
+       )
+       SELECT EXISTS (SELECT 1 FROM live) AS live, (SELECT count(*) FROM ins)::int AS n`,
+      [
+        attemptId,
+        points.map((p) => p.trialId),
+        points.map((p) => p.attemptId ?? attemptId),
+        points.map((p) => p.step),
+        points.map((p) => p.split),
+        points.map((p) => p.name),
+        points.map((p) => p.value),
+      ],
+    );
+    return { live: r.live, count: r.n };
+  }
+
   list(trialId: string, opts: { name?: string; split?: string; afterStep?: number; take: number }) {
     return this.prisma.metricPoint.findMany({
       where: {

@@ -207,13 +207,52 @@ export class SweepRepository {
   }
 
   /**
-   * Derives the sweep's status from its trials (called after every trial transition):
-   * running while any trial runs, finished when all are terminal.
+   * Derives the sweep's status from its trials by recounting them all (API-side transitions:
+   * cancel, rerun, replan, failed plans): running while any trial runs, finished when all are
+   * terminal. The worker's hot path uses markRunning/settleStatus instead.
    */
   refreshStatus(sweepId: string) {
     return refreshSweepStatus(this.prisma, sweepId);
   }
+
+  /** A queued sweep becomes running (a trial of it started); any other status stays. One UPDATE. */
+  async markRunning(sweepId: string): Promise<boolean> {
+    const rows = await this.prisma.statement(
+      'sweep.markRunning',
+      `UPDATE "Sweep" SET status = 'running', "updatedAt" = now() WHERE id = $1 AND status = 'queued' RETURNING id`,
+      [sweepId],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * After one of its trials reached a terminal status (committed): when none of the sweep's
+   * trials is open any more, the sweep finishes: succeeded if any trial succeeded or was pruned,
+   * cancelled if all were cancelled, else failed. Index probes (EXISTS on sweepId + status), not a
+   * recount, so the cost does not grow with the sweep. Run after the trial's own commit: of two
+   * trials finishing together, the later statement sees both. Returns the status set, or null.
+   */
+  async settleStatus(sweepId: string): Promise<RunStatus | null> {
+    const [row] = await this.prisma.statement<{ status: RunStatus }>(
+      'sweep.settleStatus',
+      `UPDATE "Sweep" s SET
+              status = CASE
+                WHEN EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id AND status IN ('succeeded', 'pruned')) THEN 'succeeded'
+                WHEN EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id AND status = 'failed') THEN 'failed'
+                ELSE 'cancelled' END::"RunStatus",
+              "finishedAt" = now(), "updatedAt" = now()
+        WHERE s.id = $1
+          AND NOT EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id AND status IN ('queued', 'running', 'preempted'))
+          AND EXISTS (SELECT 1 FROM "Trial" WHERE "sweepId" = s.id)
+       RETURNING s.status`,
+      [sweepId],
+    );
+    return row?.status ?? null;
+  }
 }
+
+/** Statuses a trial does not leave on its own (only a rerun reopens it). */
+export const TERMINAL_STATUSES: readonly RunStatus[] = FINISHED;
 
 /** The sweep status its trials imply; usable inside a transaction (trial finish does so). */
 export async function refreshSweepStatus(db: Prisma.TransactionClient, sweepId: string) {

@@ -36,6 +36,48 @@ export class TrialLogRepository {
     return rows.sort((a, b) => (a.id < b.id ? -1 : 1)).map((r) => ({ ...r, id: r.id.toString() }));
   }
 
+  /**
+   * insertBatch for a running attempt, fenced like MetricRepository.insertForAttempt: one
+   * statement that writes the lines only while the attempt has not been taken over. `live` false:
+   * nothing was written.
+   */
+  async insertForAttempt(
+    attemptId: string,
+    lines: TrialLogInput[],
+  ): Promise<{ live: boolean; rows: Array<TrialLogRow & { trialId: string }> }> {
+    if (lines.length === 0) return { live: true, rows: [] };
+    // One row more than inserted, flagged, tells a fenced-off attempt from an empty batch.
+    const rows = await this.prisma.statement<TrialLogRow & { trialId: string; live: boolean }>(
+      'trialLog.insertForAttempt',
+      `WITH live AS (SELECT 1 FROM "Attempt" WHERE id = $1 AND status <> 'preempted'),
+       ins AS (
+         INSERT INTO "TrialLog" ("trialId", "attemptId", attempt, ts, level, message)
+         SELECT v."trialId", v."attemptId", v.attempt, v.ts, v.level, v.message
+           FROM unnest($2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::text[])
+                WITH ORDINALITY AS v("trialId", "attemptId", attempt, ts, level, message, i)
+          WHERE EXISTS (SELECT 1 FROM live)
+          ORDER BY v.i
+         RETURNING id::text AS id, "trialId", "attemptId", attempt, ts, level, message
+       )
+       SELECT ins.*, true AS live FROM ins
+       UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, false WHERE NOT EXISTS (SELECT 1 FROM live)`,
+      [
+        attemptId,
+        lines.map((l) => l.trialId),
+        lines.map((l) => l.attemptId ?? attemptId),
+        lines.map((l) => l.attempt ?? null),
+        lines.map((l) => l.ts ?? new Date()),
+        lines.map((l) => l.level),
+        lines.map((l) => l.message),
+      ],
+    );
+    if (rows.length > 0 && !rows[0].live) return { live: false, rows: [] };
+    return {
+      live: true,
+      rows: rows.map(({ live: _l, ...r }) => r).sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1)),
+    };
+  }
+
   async list(trialId: string, opts: { afterId?: string; take: number }): Promise<TrialLogRow[]> {
     const rows = await this.prisma.trialLog.findMany({
       where: { trialId, ...(opts.afterId !== undefined ? { id: { gt: BigInt(opts.afterId) } } : {}) },

@@ -1,12 +1,62 @@
-// Trials and their attempts: state transitions as the worker runs them.
+// Trials and their attempts: state transitions as the worker runs them. The worker's path (load,
+// open the first attempt, ready, close) is one statement each, without explicit transactions:
+// every write of an attempt is fenced (its WHERE requires the attempt not to have been taken over),
+// so a stale worker cannot overwrite the trial a newer attempt runs.
 import { Injectable } from '@nestjs/common';
-import { Prisma, RunStatus } from '../generated/prisma/client';
+import { randomUUID } from 'node:crypto';
+import { Prisma, RunStatus, type Trial } from '../generated/prisma/client';
 import { PrismaService } from '../prisma.service';
-import { refreshSweepStatus } from './sweep.repository';
+import { SweepRepository, TERMINAL_STATUSES } from './sweep.repository';
+
+/** What a worker needs to run a trial (findForRun): the trial, its sweep, model and dataset. */
+export interface TrialForRun {
+  id: string;
+  sweepId: string;
+  status: RunStatus;
+  kind: string;
+  planId: string | null;
+  hyperparams: Prisma.JsonValue;
+  finalEvalLoss: number | null;
+  sweep: {
+    id: string;
+    spec: Prisma.JsonValue;
+    maxConcurrent: number | null;
+    metricMode: string;
+    baseModel: { name: string; path: string };
+    dataset: { source: string; validationFraction: number; splitSeed: number };
+  };
+}
+
+/** A trial's outcome fields written when its attempt closes (only the keys given are set). */
+export interface TrialOutcome {
+  finalEvalLoss?: number | null;
+  tokensPerSec?: number | null;
+  prunedReason?: string | null;
+  error?: string | null;
+}
+
+/** The closing attempt's fields; `status` when it differs from the trial's (a cancel still wins). */
+export interface AttemptOutcome {
+  lastStep?: number | null;
+  error?: string | null;
+  status?: RunStatus;
+}
+
+/** What the worker learns from its training thread once it is ready. */
+export interface ReadyInfo {
+  backend: string;
+  device: string;
+  trainableParams: number;
+  /** Also the trial's best eval loss so far; null leaves both as they are. */
+  baselineEvalLoss: number | null;
+}
 
 @Injectable()
 export class TrialRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly sweeps: SweepRepository,
+  ) {}
 
   findManyByIds(ids: string[]) {
     return this.prisma.trial.findMany({ where: { id: { in: ids } }, orderBy: { index: 'asc' } });
@@ -24,15 +74,107 @@ export class TrialRepository {
     return (await this.prisma.trial.findUnique({ where: { id }, select: { id: true } })) !== null;
   }
 
-  /** Everything a worker needs to run the trial. */
-  findForRun(id: string) {
-    return this.prisma.trial.findUnique({
-      where: { id },
-      include: { sweep: { include: { baseModel: true, dataset: true } } },
-    });
+  /** Everything a worker needs to run the trial: one statement (trial ⋈ sweep ⋈ model ⋈ dataset). */
+  async findForRun(id: string): Promise<TrialForRun | null> {
+    const [r] = await this.prisma.statement<
+      Omit<TrialForRun, 'sweep'> & {
+        spec: Prisma.JsonValue;
+        maxConcurrent: number | null;
+        metricMode: string;
+        modelName: string;
+        modelPath: string;
+        source: string;
+        validationFraction: number;
+        splitSeed: number;
+      }
+    >(
+      'trial.findForRun',
+      `SELECT t.id, t."sweepId", t.status, t.kind, t."planId", t.hyperparams, t."finalEvalLoss",
+              s.spec, s."maxConcurrent", s."metricMode", m.name AS "modelName", m.path AS "modelPath",
+              d.source, d."validationFraction", d."splitSeed"
+         FROM "Trial" t
+         JOIN "Sweep" s ON s.id = t."sweepId"
+         JOIN "BaseModel" m ON m.id = s."baseModelId"
+         JOIN "Dataset" d ON d.id = s."datasetId"
+        WHERE t.id = $1`,
+      [id],
+    );
+    if (!r) return null;
+    return {
+      id: r.id,
+      sweepId: r.sweepId,
+      status: r.status,
+      kind: r.kind,
+      planId: r.planId,
+      hyperparams: r.hyperparams,
+      finalEvalLoss: r.finalEvalLoss,
+      sweep: {
+        id: r.sweepId,
+        spec: r.spec,
+        maxConcurrent: r.maxConcurrent,
+        metricMode: r.metricMode,
+        baseModel: { name: r.modelName, path: r.modelPath },
+        dataset: { source: r.source, validationFraction: r.validationFraction, splitSeed: r.splitSeed },
+      },
+    };
   }
 
-  /** Opens a new attempt (number = previous + 1) and marks the trial running, atomically. */
+  /**
+   * Opens the trial's attempt and marks it (and a queued sweep) running. A trial's first attempt
+   * (the common case) is one statement; a later one, or a trial cancelled meanwhile, goes through
+   * the full transaction of openAttempt (lost attempts, resume point).
+   */
+  async startAttempt(trialId: string, a: { jobId?: string; workerId?: string; backend?: string; device?: string }) {
+    const first = await this.openFirstAttempt(trialId, a);
+    if (first) return first;
+    const opened = await this.openAttempt(trialId, a);
+    if (opened.trial) await this.sweeps.markRunning(opened.trial.sweepId);
+    return opened;
+  }
+
+  /**
+   * The first attempt in one statement: the trial moves to running only if it has no attempt yet
+   * and is not cancelled, the attempt row is inserted only if it moved, and a queued sweep
+   * becomes running. Null when the trial did not qualify (then openAttempt decides).
+   */
+  private async openFirstAttempt(trialId: string, a: { jobId?: string; workerId?: string; backend?: string; device?: string }) {
+    const now = new Date();
+    const attemptId = randomUUID();
+    const [row] = await this.prisma.statement<Trial & { attemptNumber: number }>(
+      'trial.openFirstAttempt',
+      `WITH t AS (
+         UPDATE "Trial" SET status = 'running', "startedAt" = $3, error = NULL, "updatedAt" = $3
+          WHERE id = $1 AND status <> 'cancelled'
+            AND NOT EXISTS (SELECT 1 FROM "Attempt" WHERE "trialId" = $1)
+         RETURNING *
+       ), a AS (
+         INSERT INTO "Attempt" (id, "trialId", number, status, "jobId", "workerId", backend, device, "startedAt")
+         SELECT $2, t.id, 1, 'running', $4, $5, $6, $7, $3 FROM t
+         RETURNING number
+       ), s AS (
+         UPDATE "Sweep" SET status = 'running', "updatedAt" = $3
+          WHERE id = (SELECT "sweepId" FROM t) AND status = 'queued'
+       )
+       SELECT t.*, a.number AS "attemptNumber" FROM t, a`,
+      [trialId, attemptId, now, a.jobId ?? null, a.workerId ?? null, a.backend ?? null, a.device ?? null],
+    );
+    if (!row) return null;
+    const { attemptNumber, ...trial } = row;
+    const attempt = {
+      id: attemptId,
+      trialId,
+      number: attemptNumber,
+      status: RunStatus.running,
+      jobId: a.jobId ?? null,
+      workerId: a.workerId ?? null,
+      backend: a.backend ?? null,
+      device: a.device ?? null,
+      startedAt: now,
+      resumedFromStep: null,
+    };
+    return { attempt, trial: trial as Trial, resume: null, lostAttempts: 0 };
+  }
+
   /**
    * Opens the next attempt of a trial. An earlier attempt still marked running lost its worker
    * (its job lock expired, BullMQ handed the job on): it is closed as preempted. When the trial
@@ -40,7 +182,7 @@ export class TrialRepository {
    * after that step (metric points, rank budgets, checkpoints) is removed, so every step is
    * recorded exactly once, by the trajectory that goes on. Without one it restarts from step 0.
    */
-  startAttempt(trialId: string, a: { jobId?: string; workerId?: string; backend?: string; device?: string }) {
+  private openAttempt(trialId: string, a: { jobId?: string; workerId?: string; backend?: string; device?: string }) {
     return this.prisma.$transaction(async (tx) => {
       const last = await tx.attempt.findFirst({ where: { trialId }, orderBy: { number: 'desc' } });
       const now = new Date();
@@ -125,30 +267,87 @@ export class TrialRepository {
     return this.prisma.trial.count({ where: { sweepId, status: RunStatus.running } });
   }
 
-  /** Closes attempt and trial together so readers never see one finished without the other. */
-  finish(
+  /**
+   * The training thread is ready: the attempt's backend/device and the trial's trainable
+   * parameters (and baseline eval loss) in one statement, fenced (nothing is written once a newer
+   * attempt took over). Returns the trial row, or null when fenced off.
+   */
+  async markReady(trialId: string, attemptId: string, r: ReadyInfo): Promise<Trial | null> {
+    const [row] = await this.prisma.statement<Trial>(
+      'trial.markReady',
+      `WITH a AS (
+         UPDATE "Attempt" SET backend = $3, device = $4 WHERE id = $2 AND status <> 'preempted' RETURNING id
+       )
+       UPDATE "Trial" SET "trainableParams" = $5,
+              "baselineEvalLoss" = COALESCE($6, "baselineEvalLoss"), "bestEvalLoss" = COALESCE($6, "bestEvalLoss"),
+              "updatedAt" = now()
+        WHERE id = $1 AND EXISTS (SELECT 1 FROM a)
+       RETURNING *`,
+      [trialId, attemptId, r.backend, r.device, r.trainableParams, r.baselineEvalLoss],
+    );
+    return row ?? null;
+  }
+
+  /**
+   * Closes attempt and trial in one statement, so readers never see one finished without the
+   * other. Fenced: an attempt a newer one has closed as preempted (its worker lost the job's lock)
+   * changes nothing and gets `preempted` back. A cancel from the API wins over whatever the
+   * attempt ended with. When the trial ends terminal, the sweep's status settles afterwards.
+   * Returns the trial's final status and its row (null when fenced off).
+   */
+  async closeAttempt(
     trialId: string,
     attemptId: string,
     status: RunStatus,
-    trialData: Prisma.TrialUncheckedUpdateInput = {},
-    attemptData: Prisma.AttemptUncheckedUpdateInput = {},
-  ) {
-    const now = new Date();
-    return this.prisma.$transaction(async (tx) => {
-      // Fencing: an attempt a newer one has closed as preempted (its worker lost the job's lock)
-      // must not touch the trial the newer attempt now runs.
-      const mine = await tx.attempt.findUniqueOrThrow({ where: { id: attemptId }, select: { status: true } });
-      if (mine.status === RunStatus.preempted) return RunStatus.preempted;
-      // A cancel from the API wins over whatever the attempt ended with.
-      const current = await tx.trial.findUniqueOrThrow({ where: { id: trialId }, select: { status: true } });
-      const final = current.status === RunStatus.cancelled ? RunStatus.cancelled : status;
-      await tx.attempt.update({ where: { id: attemptId }, data: { ...attemptData, status: final, finishedAt: now } });
-      const { status: _ignored, ...rest } = trialData as { status?: unknown };
-      const t = await tx.trial.update({ where: { id: trialId }, data: { ...rest, status: final, finishedAt: now } });
-      // The sweep's status moves in the same transaction: readers never see it lag its trials.
-      await refreshSweepStatus(tx, t.sweepId);
-      return final;
-    });
+    trial: TrialOutcome = {},
+    attempt: AttemptOutcome = {},
+  ): Promise<{ status: RunStatus; trial: Trial | null }> {
+    // Each optional field is a (given?, value) pair: one statement text for every combination.
+    const opt = (v: unknown) => [v !== undefined, v ?? null];
+    const [row] = await this.prisma.statement<Trial>(
+      'trial.closeAttempt',
+      `WITH t AS (
+         UPDATE "Trial" SET
+                status = CASE WHEN status = 'cancelled' THEN status ELSE $3::"RunStatus" END,
+                "finishedAt" = $4, "updatedAt" = $4,
+                "finalEvalLoss" = CASE WHEN $5 THEN $6::float8 ELSE "finalEvalLoss" END,
+                "tokensPerSec" = CASE WHEN $7 THEN $8::float8 ELSE "tokensPerSec" END,
+                "prunedReason" = CASE WHEN $9 THEN $10::text ELSE "prunedReason" END,
+                error = CASE WHEN $11 THEN $12::text ELSE error END
+          WHERE id = $1 AND EXISTS (SELECT 1 FROM "Attempt" WHERE id = $2 AND status <> 'preempted')
+         RETURNING *
+       ), a AS (
+         UPDATE "Attempt" SET
+                status = CASE WHEN (SELECT status FROM t) = 'cancelled' THEN 'cancelled'
+                              ELSE COALESCE($13::"RunStatus", (SELECT status FROM t)) END,
+                "finishedAt" = $4,
+                "lastStep" = CASE WHEN $14 THEN $15::int ELSE "lastStep" END,
+                error = CASE WHEN $16 THEN $17::text ELSE error END
+          WHERE id = $2 AND EXISTS (SELECT 1 FROM t)
+       )
+       SELECT * FROM t`,
+      [
+        trialId,
+        attemptId,
+        status,
+        new Date(),
+        ...opt(trial.finalEvalLoss),
+        ...opt(trial.tokensPerSec),
+        ...opt(trial.prunedReason),
+        ...opt(trial.error),
+        attempt.status ?? null,
+        ...opt(attempt.lastStep),
+        ...opt(attempt.error),
+      ],
+    );
+    if (!row) return { status: RunStatus.preempted, trial: null };
+    if (TERMINAL_STATUSES.includes(row.status)) await this.sweeps.settleStatus(row.sweepId);
+    return { status: row.status, trial: row };
+  }
+
+  /** closeAttempt's status alone. */
+  async finish(trialId: string, attemptId: string, status: RunStatus, trial: TrialOutcome = {}, attempt: AttemptOutcome = {}) {
+    return (await this.closeAttempt(trialId, attemptId, status, trial, attempt)).status;
   }
 
   /** Marks not-yet-finished trials cancelled; returns the ids that changed. */
