@@ -41,6 +41,15 @@ describe('assembleWat', () => {
     expect(WebAssembly.validate(fs.readFileSync(path.join(dir, file)))).toBe(true);
   });
 
+  it('ignores a cache folder others can write to', async () => {
+    const good = await assembleWat('t.wat', WAT, {});
+    const [file] = fs.readdirSync(dir);
+    // A valid module of someone else's, planted under our key in a world-writable folder.
+    fs.writeFileSync(path.join(dir, file), await assembleWat('o.wat', '(module)', {}));
+    fs.chmodSync(dir, 0o777);
+    expect(Buffer.from(await assembleWat('t.wat', WAT, {})).equals(Buffer.from(good))).toBe(true);
+  });
+
   it('names the line of a syntax error', async () => {
     await expect(assembleWat('bad.wat', '(module (func (i32.bogus)))', {})).rejects.toThrow(/bad\.wat:1/);
   });

@@ -29,6 +29,10 @@ function cacheFile(name: string, text: string, features: WatFeatures): string {
 export async function assembleWat(name: string, text: string, features: WatFeatures): Promise<Uint8Array<ArrayBuffer>> {
   const file = cacheFile(name, text, features);
   try {
+    // Only from a folder this user owns and nobody else can write to.
+    const dir = fs.statSync(path.dirname(file));
+    const ours = typeof process.getuid !== 'function' || (dir.uid === process.getuid() && (dir.mode & 0o022) === 0);
+    if (!ours) throw new Error('cache folder not private');
     const cached = new Uint8Array(fs.readFileSync(file));
     if (WebAssembly.validate(cached)) return cached;
   } catch {
@@ -47,7 +51,7 @@ export async function assembleWat(name: string, text: string, features: WatFeatu
   }
   try {
     // Written aside and renamed: a reader never sees half a file.
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
     fs.writeFileSync(tmp, bytes);
     fs.renameSync(tmp, file);
@@ -74,6 +78,7 @@ export interface WasmBackendLike {
   wasm: WasmModuleLike;
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: string): import('@tensorflow/tfjs-core').TensorInfo;
+  disposeData(dataId: object): boolean;
 }
 
 /** The backend's heap: the threaded build's shared memory, or the single-threaded build's export. */

@@ -79,6 +79,11 @@ describe('wasm fused kernels', () => {
       expect(info.device).toMatch(/2 threads, .*fused kernels/);
       const got = await run(fused);
       for (let i = 0; i < 4; i++) expect(maxDiff(got[i], want[i])).toBeLessThan(2e-5);
+      // Shapes the SIMD loops would overrun are refused, not computed past the output.
+      const odd = tf.ones([1, 5]) as tf.Tensor2D;
+      expect(() => fusedGeluNew(odd)).toThrow(/multiple of 4, got 5/);
+      expect(() => fusedLayerNorm(odd, tf.ones([5]), tf.zeros([5]), EPS)).toThrow(/d a multiple of 4, got \[1,5\]/);
+      odd.dispose();
     } finally {
       [ROWS, D] = [37, 24];
     }

@@ -20,12 +20,25 @@ function fns(backend: WasmBackendLike): FusedExports {
 
 const at = (backend: WasmBackendLike, t: TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset;
 
+// The SIMD loops step 4 floats at a time: refuse what they would overrun (gpt2.ts checks
+// wasmFusedActive first, so the model never gets here with such shapes).
+function rowsOf(name: string, x: TensorInfo): [number, number] {
+  if (x.shape.length !== 2 || x.shape[1] % 4 !== 0)
+    throw new Error(`${name} on wasm: x must be [rows, d] with d a multiple of 4, got [${x.shape}]`);
+  return [x.shape[0], x.shape[1]];
+}
+function countOf(name: string, x: TensorInfo): number {
+  const n = tf.util.sizeFromShape(x.shape);
+  if (n % 4 !== 0) throw new Error(`${name} on wasm: the element count must be a multiple of 4, got ${n} ([${x.shape}])`);
+  return n;
+}
+
 const KERNELS: Array<[string, (a: Args) => TensorInfo]> = [
   [
     'LoraLayerNorm',
     ({ inputs: { x, gamma, beta }, backend, attrs }) => {
+      const [rows, d] = rowsOf('LoraLayerNorm', x);
       const y = backend.makeOutput(x.shape, 'float32');
-      const [rows, d] = x.shape;
       const pool = wasmPool(backend);
       if (pool)
         pool.fused(OP_LAYER_NORM, at(backend, x), at(backend, beta), at(backend, gamma), at(backend, y), rows, d, attrs.eps as number);
@@ -36,8 +49,8 @@ const KERNELS: Array<[string, (a: Args) => TensorInfo]> = [
   [
     'LoraLayerNormGradX',
     ({ inputs: { dy, x, gamma }, backend, attrs }) => {
+      const [rows, d] = rowsOf('LoraLayerNormGradX', x);
       const dx = backend.makeOutput(x.shape, 'float32');
-      const [rows, d] = x.shape;
       const pool = wasmPool(backend);
       if (pool)
         pool.fused(OP_LAYER_NORM_GRAD, at(backend, x), at(backend, dy), at(backend, gamma), at(backend, dx), rows, d, attrs.eps as number);
@@ -48,8 +61,8 @@ const KERNELS: Array<[string, (a: Args) => TensorInfo]> = [
   [
     'LoraGeluNew',
     ({ inputs: { x }, backend }) => {
+      const n = countOf('LoraGeluNew', x);
       const y = backend.makeOutput(x.shape, 'float32');
-      const n = tf.util.sizeFromShape(x.shape);
       const pool = wasmPool(backend);
       if (pool) pool.fused(OP_GELU, at(backend, x), 0, 0, at(backend, y), n, 0);
       else fns(backend).geluNew(at(backend, x), at(backend, y), n);
@@ -59,8 +72,8 @@ const KERNELS: Array<[string, (a: Args) => TensorInfo]> = [
   [
     'LoraGeluNewGrad',
     ({ inputs: { dy, x }, backend }) => {
+      const n = countOf('LoraGeluNewGrad', x);
       const dx = backend.makeOutput(x.shape, 'float32');
-      const n = tf.util.sizeFromShape(x.shape);
       const pool = wasmPool(backend);
       if (pool) pool.fused(OP_GELU_GRAD, at(backend, x), at(backend, dy), 0, at(backend, dx), n, 0);
       else fns(backend).geluNewGrad(at(backend, x), at(backend, dy), at(backend, dx), n);
@@ -96,6 +109,7 @@ export async function installWasmFused(): Promise<boolean> {
 /** Stops using the fused kernels on wasm (the composite ops run): comparisons, and XNNPACK-only runs. */
 export function uninstallWasmFused(): void {
   active = false;
+  exportsFor = undefined;
 }
 
 /** Whether gpt2.ts should take the fused path on wasm: rows of `width` floats (a multiple of 4). */

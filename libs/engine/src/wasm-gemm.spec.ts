@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './backend';
 import { gemmWat } from './wasm-gemm-wat';
-import { installWasmGemm } from './wasm-gemm';
+import { installWasmGemm, wasmPool } from './wasm-gemm';
 import { maxDiff } from './testing/compare';
 
 type Case = { a: number[]; b: number[]; ta: boolean; tb: boolean };
@@ -25,6 +25,12 @@ const CASES: Case[] = [
   { a: [6, 12, 17], b: [6, 12, 10], ta: true, tb: false },
   { a: [4, 9, 12], b: [12, 5], ta: false, tb: false }, // B broadcast over A's batch
   { a: [9, 12], b: [4, 12, 5], ta: false, tb: false }, // A broadcast over B's batch
+  // n > 16: A packed per batch item, chunks crossing items, packed A with broadcast operands
+  { a: [3, 2, 17, 12], b: [3, 2, 12, 40], ta: false, tb: false },
+  { a: [3, 2, 12, 17], b: [3, 2, 40, 12], ta: true, tb: true },
+  { a: [4, 9, 12], b: [12, 40], ta: false, tb: false },
+  { a: [9, 12], b: [4, 12, 40], ta: false, tb: false },
+  { a: [5, 37, 33], b: [5, 33, 29], ta: false, tb: false },
 ];
 
 async function references(): Promise<Float32Array[]> {
@@ -91,6 +97,14 @@ describe('wasm gemm', () => {
     expect(info.device).toMatch(/2 threads, our matmul/);
     expect(await worst(want)).toBeLessThan(1e-5);
     expect(await worst(want)).toBeLessThan(1e-5);
+    // The helper really computes: a product of hundreds of row blocks, several times.
+    const pool = wasmPool(tf.findBackend('wasm')!)!;
+    const before = pool.helperChunks();
+    const a = tf.randomUniform([1024, 64], -1, 1, 'float32', 3);
+    const b = tf.randomUniform([64, 64], -1, 1, 'float32', 4);
+    for (let i = 0; i < 10; i++) tf.dispose(await tf.matMul(a, b).data());
+    tf.dispose([a, b]);
+    expect(pool.helperChunks()).toBeGreaterThan(before);
   });
 
   it('LORA_WASM_GEMM off (wasmGemm: false) leaves XNNPACK, with the same results', async () => {

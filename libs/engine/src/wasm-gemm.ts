@@ -66,12 +66,16 @@ interface Job {
 //   helper, per wake-up: ACTIVE += 1; unless NEXT = CLOSED read the params and take chunks;
 //   ACTIVE -= 1. The params stay put while any helper is active, and the scratch buffers the
 //   job frees are touched only inside a chunk, all of which are done when FIN = chunks.
+//   When the caller throws mid-job it closes NEXT and waits for the chunks already claimed
+//   before the scratch is freed; a helper that throws sets ERR and the caller throws after the job.
 const SEQ = 0;
 const NEXT = 1;
 const FIN = 2;
 const ACTIVE = 3;
 const STOP = 4; // non-zero: helpers exit at the next wake-up
-const PARAMS = 5; // the job's fields, as FIELDS lists them
+const ERR = 5; // non-zero: a helper failed in this job
+const HELPED = 6; // chunks the helpers computed (a count for tests)
+const PARAMS = 7; // the job's fields, as FIELDS lists them
 const CLOSED = -1;
 const FIELDS = [
   ...(['batch', 'm', 'n', 'k', 'a', 'aBatch', 'ai', 'ap', 'b', 'bBatch', 'bj', 'bp', 'c'] as const),
@@ -140,6 +144,7 @@ const TAKE_CHUNKS = `
     if (Atomics.compareExchange(ctl, ${NEXT}, w, w + 1) !== w) continue;
     try {
       runRange(g, f, p, w * p.chunk, Math.min(total, (w + 1) * p.chunk), t);
+      if (t !== 0) Atomics.add(ctl, ${HELPED}, 1);
     } finally {
       Atomics.add(ctl, ${FIN}, 1);
       Atomics.notify(ctl, ${FIN});
@@ -165,6 +170,7 @@ const f = new WebAssembly.Instance(fusedModule, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
 const runRange = new Function('g', 'f', 'p', 'lo', 'hi', 't', ${JSON.stringify(RUN_RANGE)});
 const takeChunks = new Function('runRange', 'ctl', 'g', 'f', 'p', 't', ${JSON.stringify(TAKE_CHUNKS)});
+parentPort.postMessage({ ready: true });
 let seen = 0;
 for (;;) {
   Atomics.wait(ctl, ${SEQ}, seen);
@@ -178,7 +184,8 @@ for (;;) {
       takeChunks(runRange, ctl, g, f, p, t);
     }
   } catch (e) {
-    parentPort.postMessage(String((e && e.stack) || e));
+    Atomics.store(ctl, ${ERR}, 1);
+    parentPort.postMessage({ error: String((e && e.stack) || e) });
   } finally {
     Atomics.sub(ctl, ${ACTIVE}, 1);
     Atomics.notify(ctl, ${ACTIVE});
@@ -194,6 +201,11 @@ export interface WasmGemmInfo {
 class Gemm {
   private readonly control = new Int32Array(new SharedArrayBuffer(4 * (PARAMS + FIELDS.length)));
   private readonly helpers: Worker[] = [];
+  /** Set when a helper thread died or failed to start: the pool then runs on the caller alone. */
+  private broken: string | undefined;
+  private closing = false;
+  /** Resolves when every helper has instantiated the modules (or the pool broke). */
+  readonly ready: Promise<void>;
 
   private readonly g: GemmExports;
   /** The fused kernels on this thread (wasm-fused.ts runs them through `fused`). */
@@ -208,15 +220,41 @@ class Gemm {
     this.g = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
     this.f = new WebAssembly.Instance(fusedModule, { env: { memory } }).exports as unknown as FusedExports;
     Atomics.store(this.control, NEXT, CLOSED);
+    const started: Promise<void>[] = [];
     for (let t = 1; t < info.threads; t++) {
       const w = new Worker(HELPER_SOURCE, {
         eval: true,
         workerData: { module, fusedModule, memory, control: this.control.buffer, t, fields: FIELD_LIST },
       });
-      w.on('message', (m) => console.error(`wasm gemm helper ${t}: ${m}`));
-      w.unref();
+      started.push(
+        new Promise<void>((resolve) => {
+          w.on('message', (m: { ready?: boolean; error?: string }) => {
+            // Referenced until it is up (an await on `ready` must keep the process alive), then not:
+            // an idle pool must not hold the event loop.
+            if (m.ready) {
+              w.unref();
+              resolve();
+            } else console.error(`wasm gemm helper ${t}: ${m.error}`);
+          });
+          w.on('error', (e) => {
+            this.broken = `helper ${t}: ${(e as Error).message}`;
+            w.unref();
+            resolve();
+          });
+          w.on('exit', () => {
+            if (!this.closing) this.broken ??= `helper ${t} exited`;
+            resolve();
+          });
+        }),
+      );
       this.helpers.push(w);
     }
+    this.ready = Promise.all(started).then(() => undefined);
+  }
+
+  /** Chunks the helper threads computed so far (tests check the pool is used). */
+  helperChunks(): number {
+    return Atomics.load(this.control, HELPED);
   }
 
   run(job: Job, wasm: WasmModuleLike): void {
@@ -230,7 +268,9 @@ class Gemm {
     const pbItem = bPanels * GEMM_NR * k * 4;
     const bItems = job.bBatch === 0 ? 1 : batch;
     const paBytes = apk ? batch * blocks * MR * k * 4 : 0;
-    const base = wasm._malloc(paBytes + bItems * pbItem + 32 * this.info.threads + 16) >>> 0;
+    const bytes = paBytes + bItems * pbItem + 32 * this.info.threads + 16;
+    const base = wasm._malloc(bytes) >>> 0;
+    if (base === 0) throw new Error(`wasm gemm: out of memory for ${bytes} bytes of packed operands`);
     const pa = (base + 15) & ~15;
     const pb = pa + paBytes;
     const tmp = pb + bItems * pbItem;
@@ -260,24 +300,38 @@ class Gemm {
     // About 4 chunks a thread: small enough to even out, big enough that the claims are rare.
     p.chunk = Math.max(1, Math.ceil(p.total / (4 * this.info.threads)));
     p.chunks = Math.ceil(p.total / p.chunk);
-    if (this.helpers.length === 0 || p.chunks === 1) {
+    if (this.helpers.length === 0 || this.broken !== undefined || p.chunks === 1) {
       runRange(this.g, this.f, p, 0, p.total, 0);
       return;
     }
     const ctl = this.control;
-    for (let a = Atomics.load(ctl, ACTIVE); a !== 0; a = Atomics.load(ctl, ACTIVE)) Atomics.wait(ctl, ACTIVE, a);
+    for (let a = Atomics.load(ctl, ACTIVE); a !== 0; a = Atomics.load(ctl, ACTIVE)) this.wait(ACTIVE, a);
     FIELDS.forEach((f, i) => (ctl[PARAMS + i] = p[f] | 0));
     Atomics.store(ctl, FIN, 0);
+    Atomics.store(ctl, ERR, 0);
     Atomics.store(ctl, NEXT, 0);
     Atomics.add(ctl, SEQ, 1);
     Atomics.notify(ctl, SEQ);
-    takeChunks(runRange, ctl, this.g, this.f, p, 0);
-    for (let f = Atomics.load(ctl, FIN); f < p.chunks; f = Atomics.load(ctl, FIN)) Atomics.wait(ctl, FIN, f);
-    Atomics.store(ctl, NEXT, CLOSED);
+    try {
+      takeChunks(runRange, ctl, this.g, this.f, p, 0);
+    } finally {
+      // No new claims; the chunks already claimed finish before the caller frees their scratch.
+      const claimed = Atomics.exchange(ctl, NEXT, CLOSED);
+      const target = Math.min(claimed === CLOSED ? p.chunks : claimed, p.chunks);
+      for (let f = Atomics.load(ctl, FIN); f < target; f = Atomics.load(ctl, FIN)) this.wait(FIN, f);
+    }
+    if (Atomics.load(ctl, ERR) !== 0) throw new Error('wasm gemm: a helper thread failed in this job (its error is logged above)');
+  }
+
+  /** Atomics.wait that gives up when a helper died (its claimed chunk would never finish). */
+  private wait(slot: number, value: number): void {
+    Atomics.wait(this.control, slot, value, 1000);
+    if (this.broken !== undefined) throw new Error(`wasm gemm: ${this.broken}`);
   }
 
   /** Stops the helper threads. */
   close(): void {
+    this.closing = true;
     Atomics.store(this.control, STOP, 1);
     Atomics.add(this.control, SEQ, 1);
     Atomics.notify(this.control, SEQ);
@@ -345,26 +399,31 @@ function batchMatMul(args: { inputs: { a: TensorInfo; b: TensorInfo }; backend: 
     new Float32Array(heapMemory(backend.wasm)!.buffer, offset(out), batch * m * n).fill(0);
     return out;
   }
-  gemm.run(
-    {
-      batch,
-      m,
-      n,
-      k,
-      a: offset(a),
-      aBatch: batchA === 1 ? 0 : a0 * a1 * 4,
-      // A stored [m, k] → (i, p) at i*k + p; transposed, stored [k, m] → p*m + i.
-      ai: attrs.transposeA ? 4 : k * 4,
-      ap: attrs.transposeA ? m * 4 : 4,
-      b: offset(b),
-      bBatch: batchB === 1 ? 0 : b0 * b1 * 4,
-      // B stored [k, n] → (p, j) at p*n + j; transposed, stored [n, k] → j*k + p.
-      bj: attrs.transposeB ? k * 4 : 4,
-      bp: attrs.transposeB ? 4 : n * 4,
-      c: offset(out),
-    },
-    backend.wasm,
-  );
+  try {
+    gemm.run(
+      {
+        batch,
+        m,
+        n,
+        k,
+        a: offset(a),
+        aBatch: batchA === 1 ? 0 : a0 * a1 * 4,
+        // A stored [m, k] → (i, p) at i*k + p; transposed, stored [k, m] → p*m + i.
+        ai: attrs.transposeA ? 4 : k * 4,
+        ap: attrs.transposeA ? m * 4 : 4,
+        b: offset(b),
+        bBatch: batchB === 1 ? 0 : b0 * b1 * 4,
+        // B stored [k, n] → (p, j) at p*n + j; transposed, stored [n, k] → j*k + p.
+        bj: attrs.transposeB ? k * 4 : 4,
+        bp: attrs.transposeB ? 4 : n * 4,
+        c: offset(out),
+      },
+      backend.wasm,
+    );
+  } catch (e) {
+    backend.disposeData(out.dataId);
+    throw e;
+  }
   return out;
 }
 
@@ -391,9 +450,13 @@ export async function installWasmGemm(options: WasmGemmOptions = {}): Promise<Wa
   const { bytes, fma } = await gemmBytes(shared, options.fma ?? true);
   if (activeBackend !== backend || active?.info.threads !== threads || active.info.fma !== fma) {
     const module = new WebAssembly.Module(bytes);
+    const fused = await fusedModule(shared);
+    // No await between closing the old pool and installing the new one (two overlapping calls
+    // would otherwise leave a pool's helpers running unreferenced).
     active?.close();
-    active = new Gemm({ fma, threads }, module, await fusedModule(shared), memory);
+    active = new Gemm({ fma, threads }, module, fused, memory);
     activeBackend = backend;
+    await active.ready;
   }
   const current = tf.getKernel('BatchMatMul', 'wasm');
   if (current?.kernelFunc !== (batchMatMul as unknown as KernelFunc)) {
