@@ -1,23 +1,19 @@
 // The sweep-pipeline repositories (LoRA-drop importance and plans, AdaLoRA rank budgets, trial
 // counts, leaderboard) against a real, freshly migrated Postgres schema.
-import { Test, TestingModule } from '@nestjs/testing';
-import { DbModule } from '../db.module';
 import { RunStatus } from '../generated/prisma/client';
 import { PrismaService } from '../prisma.service';
-import { createTestSchema, TestSchema } from '../testing';
 import { ImportanceRepository } from './importance.repository';
 import { MetricRepository } from './metric.repository';
 import { PlanRepository } from './plan.repository';
 import { RankBudgetRepository } from './rank-budget.repository';
-import { RepositoriesModule } from './repositories.module';
+import { createRepositoryTestbed, RepositoryTestbed } from './repository-testbed';
 import { SweepRepository } from './sweep.repository';
 import { TrialRepository } from './trial.repository';
 
 jest.setTimeout(60_000);
 
 describe('sweep pipeline repositories', () => {
-  let db: TestSchema;
-  let moduleRef: TestingModule;
+  let bed: RepositoryTestbed;
   let prisma: PrismaService;
   let sweeps: SweepRepository;
   let trials: TrialRepository;
@@ -29,28 +25,17 @@ describe('sweep pipeline repositories', () => {
   let datasetId: string;
 
   beforeAll(async () => {
-    db = await createTestSchema();
-    moduleRef = await Test.createTestingModule({
-      imports: [DbModule.forRoot({ databaseUrl: db.connectionString, databaseSchema: db.schema }), RepositoriesModule],
-    }).compile();
-    await moduleRef.init();
-    prisma = moduleRef.get(PrismaService);
-    sweeps = moduleRef.get(SweepRepository);
-    trials = moduleRef.get(TrialRepository);
-    importance = moduleRef.get(ImportanceRepository);
-    plans = moduleRef.get(PlanRepository);
-    budgets = moduleRef.get(RankBudgetRepository);
-    metrics = moduleRef.get(MetricRepository);
-    baseModelId = (await prisma.baseModel.create({ data: { name: 'm', path: '/m', architecture: 'gpt2', config: {}, paramCount: 1 } })).id;
-    datasetId = (
-      await prisma.dataset.create({
-        data: { name: 'd', source: 'stdlib:moby-dick', format: 'text', validationFraction: 0.1, splitSeed: 0 },
-      })
-    ).id;
+    bed = await createRepositoryTestbed();
+    ({ prisma, baseModelId, datasetId } = bed);
+    sweeps = bed.moduleRef.get(SweepRepository);
+    trials = bed.moduleRef.get(TrialRepository);
+    importance = bed.moduleRef.get(ImportanceRepository);
+    plans = bed.moduleRef.get(PlanRepository);
+    budgets = bed.moduleRef.get(RankBudgetRepository);
+    metrics = bed.moduleRef.get(MetricRepository);
   });
   afterAll(async () => {
-    await moduleRef?.close();
-    await db?.drop();
+    await bed?.close();
   });
 
   const newSweep = (trialCount: number, extra: object = {}) =>

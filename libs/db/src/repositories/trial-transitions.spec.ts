@@ -1,13 +1,10 @@
 // The worker's trial transitions against a real, freshly migrated Postgres schema: the one-statement
 // load/open/ready/close path, fencing (an attempt taken over by a newer one cannot close the trial
 // or write metrics and log lines), and the sweep's status settling from its trials' end states.
-import { Test, TestingModule } from '@nestjs/testing';
-import { DbModule } from '../db.module';
 import { RunStatus } from '../generated/prisma/client';
 import { PrismaService } from '../prisma.service';
-import { createTestSchema, TestSchema } from '../testing';
 import { MetricRepository } from './metric.repository';
-import { RepositoriesModule } from './repositories.module';
+import { createRepositoryTestbed, RepositoryTestbed } from './repository-testbed';
 import { SweepRepository } from './sweep.repository';
 import { TrialLogRepository } from './trial-log.repository';
 import { TrialRepository } from './trial.repository';
@@ -15,8 +12,7 @@ import { TrialRepository } from './trial.repository';
 jest.setTimeout(60_000);
 
 describe('trial transitions', () => {
-  let db: TestSchema;
-  let moduleRef: TestingModule;
+  let bed: RepositoryTestbed;
   let prisma: PrismaService;
   let sweeps: SweepRepository;
   let trials: TrialRepository;
@@ -26,28 +22,15 @@ describe('trial transitions', () => {
   let datasetId: string;
 
   beforeAll(async () => {
-    db = await createTestSchema();
-    moduleRef = await Test.createTestingModule({
-      imports: [DbModule.forRoot({ databaseUrl: db.connectionString, databaseSchema: db.schema }), RepositoriesModule],
-    }).compile();
-    await moduleRef.init();
-    prisma = moduleRef.get(PrismaService);
-    sweeps = moduleRef.get(SweepRepository);
-    trials = moduleRef.get(TrialRepository);
-    metrics = moduleRef.get(MetricRepository);
-    logs = moduleRef.get(TrialLogRepository);
-    baseModelId = (
-      await prisma.baseModel.create({ data: { name: 'm', path: '/models/m', architecture: 'gpt2', config: {}, paramCount: 1 } })
-    ).id;
-    datasetId = (
-      await prisma.dataset.create({
-        data: { name: 'd', source: 'stdlib:moby-dick', format: 'text', validationFraction: 0.1, splitSeed: 7 },
-      })
-    ).id;
+    bed = await createRepositoryTestbed();
+    ({ prisma, baseModelId, datasetId } = bed);
+    sweeps = bed.moduleRef.get(SweepRepository);
+    trials = bed.moduleRef.get(TrialRepository);
+    metrics = bed.moduleRef.get(MetricRepository);
+    logs = bed.moduleRef.get(TrialLogRepository);
   });
   afterAll(async () => {
-    await moduleRef?.close();
-    await db?.drop();
+    await bed?.close();
   });
 
   const newSweep = (trialCount: number) =>
