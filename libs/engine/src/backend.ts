@@ -125,12 +125,15 @@ async function initWasm(fix: boolean, threads: number | 'auto' | undefined, gemm
   installWasmUnsortedSegmentSum();
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
   const n = wasmThreadsInUse();
-  if (!(fix && gemm && simd)) {
+  let ours: Awaited<ReturnType<typeof installWasmGemm>>;
+  let fused = false;
+  if (fix && gemm && simd) {
+    ours = await installWasmGemm({ threads: n });
+    fused = await installWasmFused();
+  } else {
     uninstallWasmGemm();
     uninstallWasmFused();
   }
-  const ours = fix && gemm && simd ? await installWasmGemm({ threads: n }) : undefined;
-  const fused = fix && gemm && simd ? await installWasmFused() : false;
   const matmul = ours === undefined ? 'XNNPACK matmul' : `our matmul${ours.fma ? ' (FMA)' : ''}${fused ? ' and fused kernels' : ''}`;
   const mode = `wasm${simd ? ' SIMD' : ''}${n > 1 ? `, ${n} threads` : ''}, ${matmul}`;
   return { backend: 'wasm', device: `CPU (${mode}): ${cpuModel()}`, simd, threads: n };

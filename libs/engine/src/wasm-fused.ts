@@ -1,21 +1,32 @@
 // The fused LayerNorm and gelu_new kernels (and their gradients) for the wasm backend, from
 // wasm-fused-wat.ts: the webgpu kernels' names and math, so gpt2.ts takes the same fused path on
 // both backends. Each replaces ~7 tfjs ops forward and ~15 backward with one pass over memory.
+// They run on the GEMM's thread pool (wasm-gemm.ts), which holds the module's instances.
 import * as tf from '@tensorflow/tfjs-core';
 import { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { heapMemory, WasmBackendLike } from './wasm-assemble';
-import { fusedModule, FusedExports } from './wasm-fused-wat';
+import { WasmBackendLike } from './wasm-assemble';
 import { OP_GELU, OP_GELU_GRAD, OP_LAYER_NORM, OP_LAYER_NORM_GRAD, wasmPool } from './wasm-gemm';
 import { registerFusedGradients } from './webgpu-kernels';
 
-let exportsFor: { backend: object; fns: FusedExports } | undefined;
 let active = false;
 
 type Args = { inputs: Record<string, TensorInfo>; backend: WasmBackendLike; attrs: Record<string, unknown> };
 
-function fns(backend: WasmBackendLike): FusedExports {
-  if (exportsFor?.backend !== backend) throw new Error('wasm fused kernels: installed for another wasm backend instance');
-  return exportsFor.fns;
+/** One fused kernel on the pool of this backend instance: x, the second input (β or dy), γ, out. */
+function run(
+  backend: WasmBackendLike,
+  op: number,
+  ins: [TensorInfo, TensorInfo | undefined, TensorInfo | undefined],
+  out: TensorInfo,
+  rows: number,
+  d: number,
+  eps = 0,
+): TensorInfo {
+  const pool = wasmPool(backend);
+  if (pool === undefined) throw new Error('wasm fused kernels: no GEMM pool for this wasm backend instance (installWasmGemm first)');
+  const [x, second, gamma] = ins.map((t) => (t === undefined ? 0 : at(backend, t)));
+  pool.fused(op, x, second, gamma, at(backend, out), rows, d, eps);
+  return out;
 }
 
 const at = (backend: WasmBackendLike, t: TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset;
@@ -38,66 +49,41 @@ const KERNELS: Array<[string, (a: Args) => TensorInfo]> = [
     'LoraLayerNorm',
     ({ inputs: { x, gamma, beta }, backend, attrs }) => {
       const [rows, d] = rowsOf('LoraLayerNorm', x);
-      const y = backend.makeOutput(x.shape, 'float32');
-      const pool = wasmPool(backend);
-      if (pool)
-        pool.fused(OP_LAYER_NORM, at(backend, x), at(backend, beta), at(backend, gamma), at(backend, y), rows, d, attrs.eps as number);
-      else fns(backend).layerNorm(at(backend, x), at(backend, gamma), at(backend, beta), at(backend, y), rows, d, attrs.eps as number);
-      return y;
+      return run(backend, OP_LAYER_NORM, [x, beta, gamma], backend.makeOutput(x.shape, 'float32'), rows, d, attrs.eps as number);
     },
   ],
   [
     'LoraLayerNormGradX',
     ({ inputs: { dy, x, gamma }, backend, attrs }) => {
       const [rows, d] = rowsOf('LoraLayerNormGradX', x);
-      const dx = backend.makeOutput(x.shape, 'float32');
-      const pool = wasmPool(backend);
-      if (pool)
-        pool.fused(OP_LAYER_NORM_GRAD, at(backend, x), at(backend, dy), at(backend, gamma), at(backend, dx), rows, d, attrs.eps as number);
-      else fns(backend).layerNormGradX(at(backend, x), at(backend, dy), at(backend, gamma), at(backend, dx), rows, d, attrs.eps as number);
-      return dx;
+      return run(backend, OP_LAYER_NORM_GRAD, [x, dy, gamma], backend.makeOutput(x.shape, 'float32'), rows, d, attrs.eps as number);
     },
   ],
   [
     'LoraGeluNew',
     ({ inputs: { x }, backend }) => {
       const n = countOf('LoraGeluNew', x);
-      const y = backend.makeOutput(x.shape, 'float32');
-      const pool = wasmPool(backend);
-      if (pool) pool.fused(OP_GELU, at(backend, x), 0, 0, at(backend, y), n, 0);
-      else fns(backend).geluNew(at(backend, x), at(backend, y), n);
-      return y;
+      return run(backend, OP_GELU, [x, undefined, undefined], backend.makeOutput(x.shape, 'float32'), n, 0);
     },
   ],
   [
     'LoraGeluNewGrad',
     ({ inputs: { dy, x }, backend }) => {
       const n = countOf('LoraGeluNewGrad', x);
-      const dx = backend.makeOutput(x.shape, 'float32');
-      const pool = wasmPool(backend);
-      if (pool) pool.fused(OP_GELU_GRAD, at(backend, x), at(backend, dy), 0, at(backend, dx), n, 0);
-      else fns(backend).geluNewGrad(at(backend, x), at(backend, dy), at(backend, dx), n);
-      return dx;
+      return run(backend, OP_GELU_GRAD, [x, dy, undefined], backend.makeOutput(x.shape, 'float32'), n, 0);
     },
   ],
 ];
 
 /**
  * Registers the fused kernels for the current 'wasm' backend instance (call after
- * `tf.setBackend('wasm')`, again after each re-initialisation). False when the heap is not
- * reachable (the ops then stay composite).
+ * installWasmGemm, again after each re-initialisation). False when that backend has no GEMM
+ * pool (its heap was not reachable): the ops then stay composite.
  */
 export async function installWasmFused(): Promise<boolean> {
   const backend = tf.findBackend('wasm') as unknown as WasmBackendLike | undefined;
   if (backend === undefined) throw new Error('installWasmFused: the wasm backend is not initialised');
-  const memory = heapMemory(backend.wasm);
-  if (memory === undefined) return (active = false);
-  const shared = memory.buffer instanceof SharedArrayBuffer;
-  const module = await fusedModule(shared);
-  if (exportsFor?.backend !== backend) {
-    const instance = new WebAssembly.Instance(module, { env: { memory } });
-    exportsFor = { backend, fns: instance.exports as unknown as FusedExports };
-  }
+  if (wasmPool(backend) === undefined) return (active = false);
   for (const [name, fn] of KERNELS) {
     if (tf.getKernel(name, 'wasm') == null)
       tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as KernelFunc });
@@ -109,7 +95,6 @@ export async function installWasmFused(): Promise<boolean> {
 /** Stops using the fused kernels on wasm (the composite ops run): comparisons, and XNNPACK-only runs. */
 export function uninstallWasmFused(): void {
   active = false;
-  exportsFor = undefined;
 }
 
 /** Whether gpt2.ts should take the fused path on wasm: rows of `width` floats (a multiple of 4). */

@@ -208,8 +208,7 @@ class Gemm {
   readonly ready: Promise<void>;
 
   private readonly g: GemmExports;
-  /** The fused kernels on this thread (wasm-fused.ts runs them through `fused`). */
-  readonly f: FusedExports;
+  private readonly f: FusedExports;
 
   constructor(
     readonly info: WasmGemmInfo,
