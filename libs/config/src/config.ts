@@ -54,6 +54,9 @@ const EnvFields = z.object({
   // A process publishes at most one `sweep` live event (a recount of its progress) per sweep per
   // this many ms; the last change in a window is always followed by one. 0: one per change.
   LIVE_SWEEP_EVENT_MS: intFromEnv(250).pipe(z.number().min(0).max(60_000)),
+  // Live events a process publishes within this many ms go to Redis together (one pipeline, in
+  // order), so a fast trial's handful of events costs one round trip. 0: each is sent at once.
+  LIVE_EVENT_BATCH_MS: intFromEnv(20).pipe(z.number().min(0).max(1000)),
   JOB_ATTEMPTS: intFromEnv(3).pipe(z.number().min(1).max(100)),
   // A train job's lock: renewed every half of it; a dead worker's trial moves on after about 1.5x.
   JOB_LOCK_MS: intFromEnv(30_000).pipe(z.number().min(1000).max(600_000)),
@@ -86,6 +89,8 @@ export type AppConfig = {
   metricsFlushMs: number;
   /** At most one sweep live event per sweep per this window, per process (0: no coalescing). */
   liveSweepEventMs: number;
+  /** Live events published within this window go to Redis as one pipeline (0: each at once). */
+  liveEventBatchMs: number;
   jobAttempts: number;
   jobLockMs: number;
 };
@@ -128,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     metricsFlushMs: e.METRICS_FLUSH_MS,
     liveSweepEventMs: e.LIVE_SWEEP_EVENT_MS,
+    liveEventBatchMs: e.LIVE_EVENT_BATCH_MS,
     jobAttempts: e.JOB_ATTEMPTS,
     jobLockMs: e.JOB_LOCK_MS,
   };

@@ -19,6 +19,8 @@ export class LiveStreamService implements OnModuleInit, OnApplicationShutdown {
     this.sub = new Redis({ ...redisOptions(this.config.redis.url), lazyConnect: true });
     this.sub.on('error', (e: Error) => this.log.warn({ err: e.message }, 'live events subscriber error'));
     this.sub.on('pmessage', (_pattern: string, _channel: string, raw: string) => {
+      // Nobody streams now: the event is dropped unread (a busy fleet sends thousands a second).
+      if (!this.events$.observed) return;
       try {
         this.events$.next(JSON.parse(raw) as LiveEvent);
       } catch (e) {

@@ -201,7 +201,10 @@ export class TrialRunner {
     }, this.config.metricsFlushMs);
     const point = (step: number, split: 'train' | 'eval', name: string, value: number) =>
       buffer.push({ trialId, attemptId: attempt.id, step, split, name, value });
-    let lastProgress = 0;
+    // Job progress (a BullMQ script and an event each) at most every 250 ms, the first 250 ms in;
+    // the end sends a last one only after earlier ones (a job that short just completes).
+    let lastProgress = performance.now();
+    let progressSent = false;
     // Early stopping: the sweep's rule is applied at every eval against the sweep's other trials.
     const rule = (sweep.spec as unknown as SweepSpec).earlyStopping;
     // The eval curve so far (early stopping compares it); a resumed attempt starts from the stored one.
@@ -257,9 +260,10 @@ export class TrialRunner {
             'info',
             `step ${m.step}/${hp.training.steps} loss ${m.loss.toFixed(4)} lr ${m.lr.toExponential(2)} ${Math.round(m.tokensPerSec)} tok/s`,
           );
-          const now = Date.now();
-          if (now - lastProgress > 250 || m.step === hp.training.steps) {
+          const now = performance.now();
+          if (now - lastProgress > 250 && m.step < hp.training.steps) {
             lastProgress = now;
+            progressSent = true;
             await ctx.progress({ step: m.step, steps: hp.training.steps, loss: m.loss, tokensPerSec: m.tokensPerSec });
           }
           break;
@@ -378,7 +382,7 @@ export class TrialRunner {
         { lastStep: r.steps },
       );
       closed = row;
-      await ctx.progress({ step: r.steps, steps: hp.training.steps, evalLoss: r.finalEvalLoss, done: true });
+      if (progressSent) await ctx.progress({ step: r.steps, steps: hp.training.steps, evalLoss: r.finalEvalLoss, done: true });
       this.log.log(
         { ...bindings, status, finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec, wallMs: r.wallMs },
         `attempt ${status}`,
