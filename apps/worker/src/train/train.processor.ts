@@ -123,6 +123,7 @@ export class TrainProcessor implements OnApplicationBootstrap, BeforeApplication
     try {
       const r = await this.runner.run(job.data.trialId, {
         jobId: job.id ?? '',
+        sweepId: job.data.sweepId,
         progress: (p) => job.updateProgress(p),
         lastAttempt: job.attemptsMade + 1 >= attempts,
       });

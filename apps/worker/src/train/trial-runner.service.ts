@@ -36,6 +36,8 @@ export interface RunContext {
   jobId: string;
   /** Called with the job's progress payload (BullMQ updateProgress). */
   progress: (p: object) => Promise<void>;
+  /** The job's sweep (its data's sweepId): lets the worker use its cached sweep settings. */
+  sweepId?: string;
   /** True when this is the job's last allowed attempt (a failure then fails the trial). */
   lastAttempt: boolean;
 }
@@ -51,6 +53,12 @@ export class TrialPreemptedError extends Error {}
 /** A newer attempt took the trial over (this worker lost the job's lock): stop, write nothing. */
 export class TrialSupersededError extends Error {}
 
+/**
+ * How long a worker keeps a sweep's run settings (model, dataset, spec, maxConcurrent: fixed once
+ * the sweep is created), and for how many sweeps; a deleted sweep is noticed when its trial is not.
+ */
+const SWEEP_CACHE_MS = 60_000;
+const SWEEP_CACHE_SIZE = 64;
 /** How long a cancelled thread gets to stop between steps before it is terminated. */
 const CANCEL_GRACE_MS = 5000;
 /** How long a preempted thread gets to finish its step and write its checkpoint. */
@@ -63,6 +71,8 @@ export class TrialRunner {
   private readonly active = new Map<string, (reason: string, kind: AbortKind) => void>();
   /** Set once the worker drains: new jobs go straight back to the queue. */
   private draining: string | null = null;
+  /** Sweeps' run settings by id (sweepForRun), oldest first. */
+  private readonly sweepCache = new Map<string, { at: number; sweep: TrialForRun['sweep'] }>();
 
   constructor(
     private readonly trials: TrialRepository,
@@ -96,16 +106,21 @@ export class TrialRunner {
   /** Runs the trial, or returns `throttled` when its sweep already runs `maxConcurrent` trials. */
   async run(trialId: string, ctx: RunContext): Promise<{ finalEvalLoss: number; throttled?: boolean }> {
     if (this.draining) throw new TrialPreemptedError(this.draining);
-    const trial = await this.trials.findForRun(trialId);
-    if (!trial) throw new TrialConfigError(`trial ${trialId} does not exist (deleted after it was queued?)`);
-    const max = trial.sweep.maxConcurrent;
+    // The job names the sweep: its settings come from this process's cache (they are fixed once the
+    // sweep exists), and the trial's row from the statement that opens its attempt. Without it
+    // (or for a sweep that is gone) the trial is loaded with its sweep first.
+    const cached = ctx.sweepId ? await this.sweepForRun(ctx.sweepId) : null;
+    const loaded = cached ? null : await this.trials.findForRun(trialId);
+    const sweep = cached ?? loaded?.sweep;
+    if (!sweep) throw new TrialConfigError(`trial ${trialId} does not exist (deleted after it was queued?)`);
+    const max = sweep.maxConcurrent;
     let lease: Lease | null = null;
     if (max) {
-      lease = await this.gate.acquire(trial.sweep.id, trialId, max);
+      lease = await this.gate.acquire(sweep.id, trialId, max);
       if (!lease) return { finalEvalLoss: NaN, throttled: true };
     }
     try {
-      return await this.runAttempt(trial, ctx);
+      return await this.runAttempt(trialId, sweep, loaded, ctx);
     } finally {
       // Not awaited (like the live events below): it cannot fail the trial, and what this worker
       // sends Redis next goes on the same connection, after it.
@@ -113,27 +128,50 @@ export class TrialRunner {
     }
   }
 
-  private async runAttempt(trial: TrialForRun, ctx: RunContext): Promise<{ finalEvalLoss: number }> {
-    const trialId = trial.id;
-    if (trial.status === RunStatus.succeeded || trial.status === RunStatus.cancelled) {
-      this.log.warn({ trialId, status: trial.status }, 'trial already finished; skipping job');
-      return { finalEvalLoss: trial.finalEvalLoss ?? NaN };
+  /** A sweep's run settings, read once per sweep per SWEEP_CACHE_MS in this process. */
+  private async sweepForRun(sweepId: string): Promise<TrialForRun['sweep'] | null> {
+    const now = Date.now();
+    const hit = this.sweepCache.get(sweepId);
+    if (hit && now - hit.at < SWEEP_CACHE_MS) return hit.sweep;
+    const sweep = await this.trials.findSweepForRun(sweepId);
+    this.sweepCache.delete(sweepId);
+    if (sweep) this.sweepCache.set(sweepId, { at: now, sweep });
+    // Oldest first (Map order): a worker that served many sweeps keeps the recent ones.
+    while (this.sweepCache.size > SWEEP_CACHE_SIZE) this.sweepCache.delete(this.sweepCache.keys().next().value!);
+    return sweep;
+  }
+
+  private async runAttempt(
+    trialId: string,
+    cachedSweep: TrialForRun['sweep'],
+    loaded: TrialForRun | null,
+    ctx: RunContext,
+  ): Promise<{ finalEvalLoss: number }> {
+    const a = { jobId: ctx.jobId, workerId: this.me.id, backend: this.heartbeat.backend };
+    // The common case in one statement: the trial's first attempt. Anything else (a retry, a
+    // finished or cancelled trial, a job without its sweep) reads the trial first.
+    let opened: Awaited<ReturnType<TrialRepository['startAttempt']>> | null = loaded
+      ? null
+      : await this.trials.openFirstAttempt(trialId, a);
+    let sweep = cachedSweep;
+    if (!opened || (opened.trial && opened.trial.sweepId !== sweep.id)) {
+      const trial = loaded ?? (await this.trials.findForRun(trialId));
+      if (!trial) throw new TrialConfigError(`trial ${trialId} does not exist (deleted after it was queued?)`);
+      sweep = trial.sweep;
+      if (!opened) {
+        if (trial.status === RunStatus.succeeded || trial.status === RunStatus.cancelled) {
+          this.log.warn({ trialId, status: trial.status }, 'trial already finished; skipping job');
+          return { finalEvalLoss: trial.finalEvalLoss ?? NaN };
+        }
+        opened = await this.trials.startAttempt(trialId, a);
+      }
     }
-    const { sweep } = trial;
-    const {
-      attempt,
-      trial: started,
-      resume,
-      lostAttempts,
-    } = await this.trials.startAttempt(trialId, {
-      jobId: ctx.jobId,
-      workerId: this.me.id,
-      backend: this.heartbeat.backend,
-    });
+    const { attempt, trial: started, resume, lostAttempts } = opened;
     if (!started) {
       this.log.warn({ sweepId: sweep.id, trialId }, 'trial was cancelled before it started; skipping job');
       return { finalEvalLoss: NaN };
     }
+    const trial = started;
     // Live events are best effort and never throw: published without waiting for Redis's answer
     // (a trial's path is a chain of round trips; these need not be in it). Order is kept: one connection.
     void this.live.trialChanged(sweep.id, started);
@@ -367,29 +405,52 @@ export class TrialRunner {
         (abort) => this.active.set(trialId, abort),
         (post) => (send = post),
       );
-      await buffer.close();
       const r = result as Extract<TrainThreadMessage, { type: 'done' }> | null;
       if (r && r.steps < hp.training.steps && !prunedReason) {
         // The loop stopped early without a prune or a cancel (a preempted run ends through its error).
         throw new Error(`training stopped at step ${r.steps} of ${hp.training.steps}`);
       }
       if (!r) throw new Error('training thread exited without a result');
-      const { status, trial: row } = await this.trials.closeAttempt(
+      const outcome = prunedReason ? RunStatus.pruned : RunStatus.succeeded;
+      tlog(
+        'info',
+        `attempt ${outcome}: final eval loss ${r.finalEvalLoss?.toFixed(4) ?? '-'}, ${Math.round(r.tokensPerSec ?? 0)} tok/s, ${(r.wallMs / 1000).toFixed(1)} s`,
+      );
+      // The metric points and log lines not yet written (the closing line above among them) go in
+      // the statement that closes the attempt, under its fence.
+      const [points, lines] = superseded ? [[], []] : await Promise.all([buffer.drain(), logBuffer.drain()]);
+      const {
+        status,
+        trial: row,
+        logRows,
+      } = await this.trials.closeAttempt(
         trialId,
         attempt.id,
-        prunedReason ? RunStatus.pruned : RunStatus.succeeded,
+        outcome,
         { finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec, prunedReason },
         { lastStep: r.steps },
+        { metrics: points, logs: lines },
       );
       closed = row;
+      if (!row) supersede();
+      else {
+        void this.live.metrics(
+          sweep.id,
+          trialId,
+          points.map(({ step, split, name, value }) => ({ step, split, name, value })),
+        );
+        void this.live.logs(
+          sweep.id,
+          trialId,
+          logRows.map(({ ts, ...l }) => ({ ...l, ts: ts.toISOString() })),
+        );
+        // A cancel that came in meanwhile wins (the trial stays cancelled): the log says so after the line above.
+        if (status !== outcome) tlog('warn', `the trial was ${status} while this attempt finished; it stays ${status}`);
+      }
       if (progressSent) await ctx.progress({ step: r.steps, steps: hp.training.steps, evalLoss: r.finalEvalLoss, done: true });
       this.log.log(
         { ...bindings, status, finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec, wallMs: r.wallMs },
         `attempt ${status}`,
-      );
-      tlog(
-        'info',
-        `attempt ${status}: final eval loss ${r.finalEvalLoss?.toFixed(4) ?? '-'}, ${Math.round(r.tokensPerSec ?? 0)} tok/s, ${(r.wallMs / 1000).toFixed(1)} s`,
       );
       return { finalEvalLoss: r.finalEvalLoss ?? NaN };
     } catch (e) {

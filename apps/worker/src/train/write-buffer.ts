@@ -40,6 +40,20 @@ export class WriteBuffer<T> {
     return this.inflight;
   }
 
+  /**
+   * Waits for the flushes under way, then hands over what is still pending (and forgets it): the
+   * caller writes those rows itself, e.g. in the statement that closes the attempt.
+   */
+  async drain(): Promise<T[]> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.inflight;
+    const rows = this.points;
+    this.points = [];
+    this.failure = null;
+    return rows;
+  }
+
   async close(): Promise<void> {
     await this.flush();
     if (this.points.length > 0) await this.flush();

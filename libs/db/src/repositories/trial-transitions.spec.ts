@@ -136,7 +136,22 @@ describe('trial transitions', () => {
     expect(await trials.closeAttempt(trialId, stale.attempt.id, RunStatus.failed, { error: 'stale' }, { error: 'stale' })).toEqual({
       status: RunStatus.preempted,
       trial: null,
+      logRows: [],
     });
+    // Nor with its last rows carried by the close.
+    expect(
+      await trials.closeAttempt(
+        trialId,
+        stale.attempt.id,
+        RunStatus.succeeded,
+        { finalEvalLoss: 1 },
+        { lastStep: 5 },
+        {
+          metrics: [point(stale.attempt.id, 5)],
+          logs: [{ trialId, attemptId: stale.attempt.id, attempt: 1, level: 'info', message: 'x' }],
+        },
+      ),
+    ).toEqual({ status: RunStatus.preempted, trial: null, logRows: [] });
     const t = await prisma.trial.findUniqueOrThrow({ where: { id: trialId } });
     expect(t).toMatchObject({ status: RunStatus.running, error: null, trainableParams: null, baselineEvalLoss: null });
     expect(await prisma.metricPoint.count({ where: { trialId } })).toBe(0);
@@ -159,9 +174,32 @@ describe('trial transitions', () => {
     expect(lines.rows[0].ts).toBeInstanceOf(Date);
     expect((await logs.list(trialId, { take: 10 })).map((r) => r.id)).toEqual(lines.rows.map((r) => r.id));
 
-    expect((await trials.closeAttempt(trialId, fresh.attempt.id, RunStatus.succeeded, { finalEvalLoss: 1 })).status).toBe(
+    // The close carries the attempt's last rows: written in its statement, a replayed point not
+    // duplicated, the log lines returned in order after the earlier ones.
+    const closed = await trials.closeAttempt(
+      trialId,
+      fresh.attempt.id,
       RunStatus.succeeded,
+      { finalEvalLoss: 1 },
+      { lastStep: 3 },
+      {
+        metrics: [point(fresh.attempt.id, 2), point(fresh.attempt.id, 3)],
+        logs: ['four', 'five'].map((message) => ({ trialId, attemptId: fresh.attempt.id, attempt: 2, level: 'info' as const, message })),
+      },
     );
+    expect(closed.status).toBe(RunStatus.succeeded);
+    expect(closed.trial).toMatchObject({ id: trialId, status: RunStatus.succeeded, finalEvalLoss: 1 });
+    expect(closed.trial).not.toHaveProperty('logRows');
+    expect(closed.logRows.map((r) => r.message)).toEqual(['four', 'five']);
+    expect(closed.logRows[0]).toMatchObject({ attemptId: fresh.attempt.id, attempt: 2, level: 'info' });
+    expect(closed.logRows[0].ts).toBeInstanceOf(Date);
+    expect((await metrics.list(trialId, { name: 'loss', take: 10 })).map((p) => p.step)).toEqual([1, 2, 3]);
+    expect((await logs.list(trialId, { take: 10 })).map((r) => r.message)).toEqual(['one', 'two', 'three', 'four', 'five']);
+    expect((await logs.list(trialId, { take: 10 })).slice(3).map((r) => r.id)).toEqual(closed.logRows.map((r) => r.id));
+    expect(await prisma.attempt.findUniqueOrThrow({ where: { id: fresh.attempt.id } })).toMatchObject({
+      status: RunStatus.succeeded,
+      lastStep: 3,
+    });
     expect(await sweepStatus(sweep.id)).toBe(RunStatus.succeeded);
   });
 

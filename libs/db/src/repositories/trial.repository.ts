@@ -6,7 +6,9 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Prisma, RunStatus, type Trial } from '../generated/prisma/client';
 import { PrismaService } from '../prisma.service';
+import type { MetricPointInput } from './metric.repository';
 import { SweepRepository, TERMINAL_STATUSES } from './sweep.repository';
+import type { TrialLogInput, TrialLogRow } from './trial-log.repository';
 
 /** What a worker needs to run a trial (findForRun): the trial, its sweep, model and dataset. */
 export interface TrialForRun {
@@ -74,6 +76,34 @@ export class TrialRepository {
     return (await this.prisma.trial.findUnique({ where: { id }, select: { id: true } })) !== null;
   }
 
+  /**
+   * The sweep part of findForRun alone (sweep ⋈ model ⋈ dataset), for a worker's per-sweep cache:
+   * these fields are fixed once the sweep is created. Null when the sweep does not exist.
+   */
+  async findSweepForRun(sweepId: string): Promise<TrialForRun['sweep'] | null> {
+    const [r] = await this.prisma.statement<
+      TrialForRun['sweep'] & { modelName: string; modelPath: string; source: string; validationFraction: number; splitSeed: number }
+    >(
+      'trial.findSweepForRun',
+      `SELECT s.id, s.spec, s."maxConcurrent", s."metricMode", m.name AS "modelName", m.path AS "modelPath",
+              d.source, d."validationFraction", d."splitSeed"
+         FROM "Sweep" s
+         JOIN "BaseModel" m ON m.id = s."baseModelId"
+         JOIN "Dataset" d ON d.id = s."datasetId"
+        WHERE s.id = $1`,
+      [sweepId],
+    );
+    if (!r) return null;
+    return {
+      id: r.id,
+      spec: r.spec,
+      maxConcurrent: r.maxConcurrent,
+      metricMode: r.metricMode,
+      baseModel: { name: r.modelName, path: r.modelPath },
+      dataset: { source: r.source, validationFraction: r.validationFraction, splitSeed: r.splitSeed },
+    };
+  }
+
   /** Everything a worker needs to run the trial: one statement (trial ⋈ sweep ⋈ model ⋈ dataset). */
   async findForRun(id: string): Promise<TrialForRun | null> {
     const [r] = await this.prisma.statement<
@@ -137,7 +167,7 @@ export class TrialRepository {
    * and is not cancelled, the attempt row is inserted only if it moved, and a queued sweep
    * becomes running. Null when the trial did not qualify (then openAttempt decides).
    */
-  private async openFirstAttempt(trialId: string, a: { jobId?: string; workerId?: string; backend?: string; device?: string }) {
+  async openFirstAttempt(trialId: string, a: { jobId?: string; workerId?: string; backend?: string; device?: string }) {
     const now = new Date();
     const attemptId = randomUUID();
     const [row] = await this.prisma.statement<Trial & { attemptNumber: number }>(
@@ -293,7 +323,9 @@ export class TrialRepository {
    * other. Fenced: an attempt a newer one has closed as preempted (its worker lost the job's lock)
    * changes nothing and gets `preempted` back. A cancel from the API wins over whatever the
    * attempt ended with. When the trial ends terminal, the sweep's status settles afterwards.
-   * Returns the trial's final status and its row (null when fenced off).
+   * `rows`: the attempt's last metric points and log lines, written by the same statement under
+   * the same fence (a fast trial's close is then one round trip, not three).
+   * Returns the trial's final status, its row (null when fenced off) and the log lines written.
    */
   async closeAttempt(
     trialId: string,
@@ -301,11 +333,13 @@ export class TrialRepository {
     status: RunStatus,
     trial: TrialOutcome = {},
     attempt: AttemptOutcome = {},
-  ): Promise<{ status: RunStatus; trial: Trial | null }> {
+    rows?: { metrics: MetricPointInput[]; logs: TrialLogInput[] },
+  ): Promise<{ status: RunStatus; trial: Trial | null; logRows: TrialLogRow[] }> {
     // Each optional field is a (given?, value) pair: one statement text for every combination.
     const opt = (v: unknown) => [v !== undefined, v ?? null];
-    const [row] = await this.prisma.statement<Trial>(
-      'trial.closeAttempt',
+    const withRows = rows !== undefined && (rows.metrics.length > 0 || rows.logs.length > 0);
+    const [found] = await this.prisma.statement<Trial & { logRows?: Array<Omit<TrialLogRow, 'ts'> & { ts: string }> }>(
+      withRows ? 'trial.closeAttemptWithRows' : 'trial.closeAttempt',
       `WITH t AS (
          UPDATE "Trial" SET
                 status = CASE WHEN status = 'cancelled' THEN status ELSE $3::"RunStatus" END,
@@ -324,8 +358,30 @@ export class TrialRepository {
                 "lastStep" = CASE WHEN $14 THEN $15::int ELSE "lastStep" END,
                 error = CASE WHEN $16 THEN $17::text ELSE error END
           WHERE id = $2 AND EXISTS (SELECT 1 FROM t)
+       )${
+         withRows
+           ? `, m AS (
+         INSERT INTO "MetricPoint" ("trialId", "attemptId", step, split, name, value)
+         SELECT $1, $2, v.step, v.split, v.name, v.value
+           FROM unnest($18::int[], $19::text[], $20::text[], $21::float8[]) AS v(step, split, name, value)
+          WHERE EXISTS (SELECT 1 FROM t)
+         ON CONFLICT ("trialId", "split", "name", "step") DO NOTHING
+       ), l AS (
+         INSERT INTO "TrialLog" ("trialId", "attemptId", attempt, ts, level, message)
+         SELECT $1, $2, v.attempt, v.ts, v.level, v.message
+           FROM unnest($22::int[], $23::timestamptz[], $24::text[], $25::text[])
+                WITH ORDINALITY AS v(attempt, ts, level, message, i)
+          WHERE EXISTS (SELECT 1 FROM t)
+          ORDER BY v.i
+         RETURNING id, "attemptId", attempt, ts, level, message
        )
-       SELECT * FROM t`,
+       SELECT t.*, (SELECT COALESCE(json_agg(json_build_object('id', l.id::text, 'attemptId', l."attemptId", 'attempt', l.attempt,
+                                                            'ts', l.ts, 'level', l.level, 'message', l.message) ORDER BY l.id), '[]'::json)
+                      FROM l) AS "logRows"
+         FROM t`
+           : `
+       SELECT * FROM t`
+       }`,
       [
         trialId,
         attemptId,
@@ -338,11 +394,24 @@ export class TrialRepository {
         attempt.status ?? null,
         ...opt(attempt.lastStep),
         ...opt(attempt.error),
+        ...(withRows
+          ? [
+              rows.metrics.map((p) => p.step),
+              rows.metrics.map((p) => p.split),
+              rows.metrics.map((p) => p.name),
+              rows.metrics.map((p) => p.value),
+              rows.logs.map((l) => l.attempt ?? null),
+              rows.logs.map((l) => l.ts ?? new Date()),
+              rows.logs.map((l) => l.level),
+              rows.logs.map((l) => l.message),
+            ]
+          : []),
       ],
     );
-    if (!row) return { status: RunStatus.preempted, trial: null };
+    if (!found) return { status: RunStatus.preempted, trial: null, logRows: [] };
+    const { logRows, ...row } = found;
     if (TERMINAL_STATUSES.includes(row.status)) await this.sweeps.settleStatus(row.sweepId);
-    return { status: row.status, trial: row };
+    return { status: row.status, trial: row as Trial, logRows: (logRows ?? []).map((l) => ({ ...l, ts: new Date(l.ts) })) };
   }
 
   /** closeAttempt's status alone. */
