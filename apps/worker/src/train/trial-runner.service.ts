@@ -11,6 +11,7 @@ import {
   type MetricPointInput,
   PlanRepository,
   Prisma,
+  type ReadyInfo,
   RankBudgetRepository,
   RunStatus,
   TrialLogRepository,
@@ -255,19 +256,45 @@ export class TrialRunner {
     let closed: Trial | null = null;
     let result: Extract<TrainThreadMessage, { type: 'done' }> | null = null;
 
+    // The thread's ready message (backend, device, trainable parameters), until it is written.
+    let pendingReady: ReadyInfo | null = null;
+    let readyTimer: NodeJS.Timeout | null = null;
+    let readyWritten: Promise<void> = Promise.resolve();
+    /** Hands the pending ready over to a close statement that writes it (undefined: none pending). */
+    const takeReady = (): ReadyInfo | undefined => {
+      if (readyTimer) clearTimeout(readyTimer);
+      readyTimer = null;
+      const r = pendingReady ?? undefined;
+      pendingReady = null;
+      return r;
+    };
+    /** Writes the pending ready now (markReady, fenced); resolves once it, or one under way, is written. */
+    const writeReady = (): Promise<void> => {
+      const r = takeReady();
+      if (r)
+        readyWritten = (async () => {
+          const row = await this.trials.markReady(trialId, attempt.id, r);
+          if (!row) return supersede();
+          void this.live.trialChanged(sweep.id, row);
+        })();
+      return readyWritten;
+    };
     const onMessage = async (m: TrainThreadMessage): Promise<void> => {
       switch (m.type) {
         case 'ready': {
-          const row = await this.trials.markReady(trialId, attempt.id, {
+          // Written with the attempt's next write: its close, a DB write another message needs
+          // first, or METRICS_FLUSH_MS from now, whichever comes first (a fast trial's ready then
+          // costs no statement of its own).
+          pendingReady = {
             backend: m.backend,
             device: m.device,
             trainableParams: m.trainableParams,
             baselineEvalLoss: m.baselineEvalLoss,
-          });
-          if (!row) {
-            supersede();
-            break;
-          }
+          };
+          readyTimer = setTimeout(
+            () => void writeReady().catch((e: Error) => this.log.warn({ ...bindings, err: e.message }, 'ready not recorded')),
+            this.config.metricsFlushMs,
+          );
           if (m.baselineEvalLoss !== null) {
             point(0, 'eval', 'loss', m.baselineEvalLoss);
             curve.push({ step: 0, value: m.baselineEvalLoss });
@@ -287,7 +314,6 @@ export class TrialRunner {
             'info',
             `training ${resume ? `resumed at step ${resume.step}` : 'started'} on ${m.backend} (${m.device}): ${m.trainableParams.toLocaleString('en-US')} trainable parameters${m.baselineEvalLoss !== null ? `, baseline eval loss ${m.baselineEvalLoss.toFixed(4)}` : ''}`,
           );
-          void this.live.trialChanged(sweep.id, row);
           break;
         }
         case 'log': {
@@ -307,6 +333,7 @@ export class TrialRunner {
           break;
         }
         case 'eval': {
+          await writeReady();
           point(m.step, 'eval', 'loss', m.evalLoss);
           this.log.log({ ...bindings, step: m.step, evalLoss: m.evalLoss }, 'eval');
           tlog('info', `eval at step ${m.step}: loss ${m.evalLoss.toFixed(4)}`);
@@ -327,6 +354,7 @@ export class TrialRunner {
           break;
         }
         case 'checkpoint': {
+          await writeReady();
           if (!(await live())) break;
           const sha256 = createHash('sha256').update(m.safetensors).digest('hex');
           await this.checkpoints.create({
@@ -354,6 +382,7 @@ export class TrialRunner {
           break;
         }
         case 'probe': {
+          await writeReady();
           const order = [...m.importance].sort((a, b) => b.normalized - a.normalized).map((i) => i.module);
           await this.importance.replaceForProbe(
             trialId,
@@ -382,6 +411,7 @@ export class TrialRunner {
           break;
         }
         case 'ranks':
+          await writeReady();
           await this.rankBudgets.insertMany(
             m.records.flatMap((r) =>
               Object.entries(r.ranks).map(([module, rank]) => ({ trialId, step: r.step, module, rank, budget: r.budget })),
@@ -419,6 +449,8 @@ export class TrialRunner {
       // The metric points and log lines not yet written (the closing line above among them) go in
       // the statement that closes the attempt, under its fence.
       const [points, lines] = superseded ? [[], []] : await Promise.all([buffer.drain(), logBuffer.drain()]);
+      const ready = takeReady();
+      if (!ready) await readyWritten;
       const {
         status,
         trial: row,
@@ -429,7 +461,7 @@ export class TrialRunner {
         outcome,
         { finalEvalLoss: r.finalEvalLoss, tokensPerSec: r.tokensPerSec, prunedReason },
         { lastStep: r.steps },
-        { metrics: points, logs: lines },
+        { rows: { metrics: points, logs: lines }, ready },
       );
       closed = row;
       if (!row) supersede();
@@ -460,7 +492,14 @@ export class TrialRunner {
       if (err instanceof TrialPreemptedError) {
         // Back to the queue without spending an attempt; the next one resumes from the checkpoint.
         closed = (
-          await this.trials.closeAttempt(trialId, attempt.id, RunStatus.queued, {}, { error: err.message, status: RunStatus.preempted })
+          await this.trials.closeAttempt(
+            trialId,
+            attempt.id,
+            RunStatus.queued,
+            {},
+            { error: err.message, status: RunStatus.preempted },
+            { ready: takeReady() },
+          )
         ).trial;
         this.log.warn({ ...bindings, reason: err.message }, 'attempt preempted');
         tlog('warn', `attempt preempted: ${err.message}; the trial goes back to the queue and resumes from its last checkpoint`);
@@ -474,6 +513,7 @@ export class TrialRunner {
         err instanceof TrialCancelledError ? RunStatus.cancelled : final ? RunStatus.failed : RunStatus.queued,
         { error: err.message },
         { error: err.message, status: err instanceof TrialCancelledError ? RunStatus.cancelled : RunStatus.failed },
+        { ready: takeReady() },
       );
       closed = row;
       if (status === RunStatus.cancelled) {
@@ -485,6 +525,7 @@ export class TrialRunner {
       tlog('error', `attempt failed: ${err.message}${final ? '' : ' (will be retried)'}`);
       throw err;
     } finally {
+      if (readyTimer) clearTimeout(readyTimer);
       this.active.delete(trialId);
       this.heartbeat.trialEnded(trialId);
       await logBuffer.close().catch((e: Error) => this.log.warn({ ...bindings, err: e.message }, 'trial log lines lost'));

@@ -147,8 +147,11 @@ describe('trial transitions', () => {
         { finalEvalLoss: 1 },
         { lastStep: 5 },
         {
-          metrics: [point(stale.attempt.id, 5)],
-          logs: [{ trialId, attemptId: stale.attempt.id, attempt: 1, level: 'info', message: 'x' }],
+          rows: {
+            metrics: [point(stale.attempt.id, 5)],
+            logs: [{ trialId, attemptId: stale.attempt.id, attempt: 1, level: 'info', message: 'x' }],
+          },
+          ready: { backend: 'x', device: 'x', trainableParams: 1, baselineEvalLoss: 9 },
         },
       ),
     ).toEqual({ status: RunStatus.preempted, trial: null, logRows: [] });
@@ -183,12 +186,22 @@ describe('trial transitions', () => {
       { finalEvalLoss: 1 },
       { lastStep: 3 },
       {
-        metrics: [point(fresh.attempt.id, 2), point(fresh.attempt.id, 3)],
-        logs: ['four', 'five'].map((message) => ({ trialId, attemptId: fresh.attempt.id, attempt: 2, level: 'info' as const, message })),
+        rows: {
+          metrics: [point(fresh.attempt.id, 2), point(fresh.attempt.id, 3)],
+          logs: ['four', 'five'].map((message) => ({ trialId, attemptId: fresh.attempt.id, attempt: 2, level: 'info' as const, message })),
+        },
+        ready: { backend: 'wasm', device: 'cpu (2 threads)', trainableParams: 1234, baselineEvalLoss: 3.5 },
       },
     );
     expect(closed.status).toBe(RunStatus.succeeded);
-    expect(closed.trial).toMatchObject({ id: trialId, status: RunStatus.succeeded, finalEvalLoss: 1 });
+    expect(closed.trial).toMatchObject({
+      id: trialId,
+      status: RunStatus.succeeded,
+      finalEvalLoss: 1,
+      trainableParams: 1234,
+      baselineEvalLoss: 3.5,
+      bestEvalLoss: 3.5,
+    });
     expect(closed.trial).not.toHaveProperty('logRows');
     expect(closed.logRows.map((r) => r.message)).toEqual(['four', 'five']);
     expect(closed.logRows[0]).toMatchObject({ attemptId: fresh.attempt.id, attempt: 2, level: 'info' });
@@ -199,6 +212,8 @@ describe('trial transitions', () => {
     expect(await prisma.attempt.findUniqueOrThrow({ where: { id: fresh.attempt.id } })).toMatchObject({
       status: RunStatus.succeeded,
       lastStep: 3,
+      backend: 'wasm',
+      device: 'cpu (2 threads)',
     });
     expect(await sweepStatus(sweep.id)).toBe(RunStatus.succeeded);
   });

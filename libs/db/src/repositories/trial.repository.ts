@@ -323,8 +323,9 @@ export class TrialRepository {
    * other. Fenced: an attempt a newer one has closed as preempted (its worker lost the job's lock)
    * changes nothing and gets `preempted` back. A cancel from the API wins over whatever the
    * attempt ended with. When the trial ends terminal, the sweep's status settles afterwards.
-   * `rows`: the attempt's last metric points and log lines, written by the same statement under
-   * the same fence (a fast trial's close is then one round trip, not three).
+   * Written by the same statement under the same fence (a fast trial's close is then one round
+   * trip, not four): `rows`, the attempt's last metric points and log lines, and `ready`, what
+   * markReady would have written had the attempt not ended first.
    * Returns the trial's final status, its row (null when fenced off) and the log lines written.
    */
   async closeAttempt(
@@ -333,10 +334,11 @@ export class TrialRepository {
     status: RunStatus,
     trial: TrialOutcome = {},
     attempt: AttemptOutcome = {},
-    rows?: { metrics: MetricPointInput[]; logs: TrialLogInput[] },
+    extra: { rows?: { metrics: MetricPointInput[]; logs: TrialLogInput[] }; ready?: ReadyInfo } = {},
   ): Promise<{ status: RunStatus; trial: Trial | null; logRows: TrialLogRow[] }> {
     // Each optional field is a (given?, value) pair: one statement text for every combination.
     const opt = (v: unknown) => [v !== undefined, v ?? null];
+    const { rows, ready } = extra;
     const withRows = rows !== undefined && (rows.metrics.length > 0 || rows.logs.length > 0);
     const [found] = await this.prisma.statement<Trial & { logRows?: Array<Omit<TrialLogRow, 'ts'> & { ts: string }> }>(
       withRows ? 'trial.closeAttemptWithRows' : 'trial.closeAttempt',
@@ -347,7 +349,10 @@ export class TrialRepository {
                 "finalEvalLoss" = CASE WHEN $5 THEN $6::float8 ELSE "finalEvalLoss" END,
                 "tokensPerSec" = CASE WHEN $7 THEN $8::float8 ELSE "tokensPerSec" END,
                 "prunedReason" = CASE WHEN $9 THEN $10::text ELSE "prunedReason" END,
-                error = CASE WHEN $11 THEN $12::text ELSE error END
+                error = CASE WHEN $11 THEN $12::text ELSE error END,
+                "trainableParams" = CASE WHEN $18 THEN $21::int ELSE "trainableParams" END,
+                "baselineEvalLoss" = CASE WHEN $18 THEN COALESCE($22::float8, "baselineEvalLoss") ELSE "baselineEvalLoss" END,
+                "bestEvalLoss" = CASE WHEN $18 THEN COALESCE($22::float8, "bestEvalLoss") ELSE "bestEvalLoss" END
           WHERE id = $1 AND EXISTS (SELECT 1 FROM "Attempt" WHERE id = $2 AND status <> 'preempted')
          RETURNING *
        ), a AS (
@@ -356,20 +361,22 @@ export class TrialRepository {
                               ELSE COALESCE($13::"RunStatus", (SELECT status FROM t)) END,
                 "finishedAt" = $4,
                 "lastStep" = CASE WHEN $14 THEN $15::int ELSE "lastStep" END,
-                error = CASE WHEN $16 THEN $17::text ELSE error END
+                error = CASE WHEN $16 THEN $17::text ELSE error END,
+                backend = CASE WHEN $18 THEN $19::text ELSE backend END,
+                device = CASE WHEN $18 THEN $20::text ELSE device END
           WHERE id = $2 AND EXISTS (SELECT 1 FROM t)
        )${
          withRows
            ? `, m AS (
          INSERT INTO "MetricPoint" ("trialId", "attemptId", step, split, name, value)
          SELECT $1, $2, v.step, v.split, v.name, v.value
-           FROM unnest($18::int[], $19::text[], $20::text[], $21::float8[]) AS v(step, split, name, value)
+           FROM unnest($23::int[], $24::text[], $25::text[], $26::float8[]) AS v(step, split, name, value)
           WHERE EXISTS (SELECT 1 FROM t)
          ON CONFLICT ("trialId", "split", "name", "step") DO NOTHING
        ), l AS (
          INSERT INTO "TrialLog" ("trialId", "attemptId", attempt, ts, level, message)
          SELECT $1, $2, v.attempt, v.ts, v.level, v.message
-           FROM unnest($22::int[], $23::timestamptz[], $24::text[], $25::text[])
+           FROM unnest($27::int[], $28::timestamptz[], $29::text[], $30::text[])
                 WITH ORDINALITY AS v(attempt, ts, level, message, i)
           WHERE EXISTS (SELECT 1 FROM t)
           ORDER BY v.i
@@ -394,6 +401,11 @@ export class TrialRepository {
         attempt.status ?? null,
         ...opt(attempt.lastStep),
         ...opt(attempt.error),
+        ready !== undefined,
+        ready?.backend ?? null,
+        ready?.device ?? null,
+        ready?.trainableParams ?? null,
+        ready?.baselineEvalLoss ?? null,
         ...(withRows
           ? [
               rows.metrics.map((p) => p.step),
