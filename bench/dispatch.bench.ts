@@ -6,7 +6,10 @@
 // from the first attempt's start to the last trial's finish (Postgres timestamps).
 // Reference, same run, same Redis: as many jobs through bare BullMQ Workers doing nothing, in as
 // many processes with the same concurrency; jobs/s from the first pickup to the last completion.
-//   node dist/bench/dispatch.bench.js [--trials 2000] [--workers 8] [--slots 1] [--count-sql] [--cpu-prof DIR] [--no-reference]
+// Both sides are measured warm: `--warmup` trials (jobs) go through the same processes first, untimed
+// (a fresh Node process runs its first few hundred jobs in V8's interpreter and baseline tiers, and
+// a worker is a long-lived process: the steady state is what a fleet sees).
+//   node dist/bench/dispatch.bench.js [--trials 2000] [--warmup 500] [--workers 8] [--slots 1] [--count-sql] [--cpu-prof DIR] [--no-reference]
 // --count-sql preloads bench/support/worker-probe into the workers and prints the SQL statements
 // they sent per trial (counted from just before the submit: heartbeats included, boot not), most frequent first;
 // --cpu-prof writes a V8 CPU profile of each worker into DIR (open in Chrome DevTools).
@@ -21,7 +24,7 @@ import * as path from 'node:path';
 import { startBenchStack, stopOnSignal } from './support/bench-stack';
 import { cpuOfProcesses, markProbes, probeEnv, readProbeReports } from './support/worker-probe';
 
-type ChildMsg = { type: 'ready' } | { type: 'done'; first: number; last: number; count: number };
+type ChildMsg = { type: 'ready' } | { type: 'reset' } | { type: 'done'; first: number; last: number; count: number };
 
 /** Reference child: a bare BullMQ Worker that does nothing; reports its first pickup and last completion. */
 async function rawChild(queueName: string, prefix: string, redisUrl: string, concurrency: number): Promise<void> {
@@ -42,6 +45,12 @@ async function rawChild(queueName: string, prefix: string, redisUrl: string, con
   await w.waitUntilReady();
   process.send!({ type: 'ready' } satisfies ChildMsg);
   process.on('message', (m: { type: string }) => {
+    if (m.type === 'reset') {
+      // After the warm-up: what is timed starts now.
+      first = last = count = 0;
+      process.send!({ type: 'reset' } satisfies ChildMsg);
+      return;
+    }
     if (m.type !== 'report') return;
     void w.close().then(() => {
       process.send!({ type: 'done', first, last, count } satisfies ChildMsg, () => process.exit(0));
@@ -49,7 +58,7 @@ async function rawChild(queueName: string, prefix: string, redisUrl: string, con
   });
 }
 
-async function reference(o: { trials: number; workers: number; slots: number }, redisUrl: string): Promise<number> {
+async function reference(o: { trials: number; warmup: number; workers: number; slots: number }, redisUrl: string): Promise<number> {
   const prefix = `bench-dispatch-raw-${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const queue = new Queue('train', { connection: redisOptions(redisUrl), prefix });
   const children: ChildProcess[] = [];
@@ -69,19 +78,44 @@ async function reference(o: { trials: number; workers: number; slots: number }, 
       }),
     );
     // The same job shape as a trial's (payload, options), added in one addBulk like the API does.
-    const sweepId = crypto.randomUUID();
-    await queue.addBulk(
-      Array.from({ length: o.trials }, (_, i) => ({
-        name: 'train-trial',
-        data: { sweepId, trialId: crypto.randomUUID() },
-        opts: { jobId: `raw-${i}`, attempts: 3, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { count: 10000 } },
-      })),
-    );
-    for (;;) {
-      const c = await queue.getJobCounts('completed');
-      if (c.completed >= o.trials) break;
-      await new Promise((r) => setTimeout(r, 50));
+    const run = async (n: number, tag: string, before: number) => {
+      const sweepId = crypto.randomUUID();
+      await queue.addBulk(
+        Array.from({ length: n }, (_, i) => ({
+          name: 'train-trial',
+          data: { sweepId, trialId: crypto.randomUUID() },
+          opts: {
+            jobId: `raw-${tag}-${i}`,
+            attempts: 3,
+            backoff: { type: 'exponential', delay: 2000 },
+            removeOnComplete: { count: 100_000 },
+          },
+        })),
+      );
+      for (;;) {
+        const c = await queue.getJobCounts('completed');
+        if (c.completed >= before + n) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    if (o.warmup > 0) {
+      await run(o.warmup, 'warmup', 0);
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              const on = (m: ChildMsg) => {
+                if (m.type !== 'reset') return;
+                c.off('message', on);
+                resolve();
+              };
+              c.on('message', on);
+              c.send({ type: 'reset' });
+            }),
+        ),
+      );
     }
+    await run(o.trials, 'timed', o.warmup);
     await Promise.all(
       children.map(
         (c) =>
@@ -102,6 +136,17 @@ async function reference(o: { trials: number; workers: number; slots: number }, 
   }
 }
 
+/** Waits until none of the sweep's trials is queued or running. */
+async function waitClosed(stack: Awaited<ReturnType<typeof startBenchStack>>, sweepId: string): Promise<void> {
+  const deadline = Date.now() + 30 * 60_000;
+  for (;;) {
+    const open = await stack.prisma.trial.count({ where: { sweepId, status: { in: ['queued', 'running'] } } });
+    if (open === 0) return;
+    if (Date.now() > deadline) throw new Error(`${open} trials still open after 30 min`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** A grid of exactly `n` trials: r × lr. */
 function grid(n: number): { r: number[]; lr: number[] } {
   const lrs = n % 10 === 0 && n > 1000 ? 10 : 1;
@@ -116,13 +161,15 @@ async function main(): Promise<void> {
   const int = (v: string) => parseInt(v, 10);
   const o = new Command()
     .option('--trials <n>', 'trials in the sweep (jobs in the reference)', int, 2000)
+    .option('--warmup <n>', 'untimed trials (jobs) through the same processes first (0: measure cold processes)', int, 500)
     .option('--workers <n>', 'worker processes', int, 8)
     .option('--slots <n>', 'WORKER_SLOTS of each worker (the reference Workers get the same concurrency)', int, 1)
     .option('--count-sql', 'count the SQL statements the workers send (per trial)')
     .option('--cpu-prof <dir>', 'write a V8 CPU profile of each worker process into this folder')
     .option('--no-reference', 'skip the bare BullMQ reference run')
     .parse()
-    .opts<{ trials: number; workers: number; slots: number; countSql?: boolean; cpuProf?: string; reference: boolean }>();
+    .opts<{ trials: number; warmup: number; workers: number; slots: number; countSql?: boolean; cpuProf?: string; reference: boolean }>();
+  if (o.warmup < 0) throw new Error('--warmup: 0 or more');
   const space = grid(o.trials);
 
   const stack = await startBenchStack('dispatch');
@@ -137,6 +184,19 @@ async function main(): Promise<void> {
       WORKER_SLOTS: String(o.slots),
       ...probeEnv({ countSql: sqlDir, cpuProfDir }),
     });
+    if (o.warmup > 0) {
+      const warm = grid(o.warmup);
+      const w = await stack.http<{ id: string }>('POST', '/sweeps', {
+        name: 'dispatch bench warm-up',
+        baseModel: 'sotu-gpt2-small',
+        dataset: 'moby-dick',
+        variants: ['lora'],
+        searchSpace: { ...warm, alpha: [8], targetModules: [['c_attn']] },
+        training: { steps: 1, batchSize: 1, seqLen: 8, evalEvery: 0, checkpointEvery: 0 },
+        budget: { maxTrials: o.warmup, maxConcurrent: 1024 },
+      });
+      await waitClosed(stack, w.id);
+    }
     if (sqlDir || cpuProfDir) {
       markProbes(workers.map((w) => w.child.pid!));
       await new Promise((r) => setTimeout(r, 100));
@@ -154,13 +214,7 @@ async function main(): Promise<void> {
       budget: { maxTrials: o.trials, maxConcurrent: 1024 },
     });
     const submitMs = performance.now() - t0;
-    const deadline = Date.now() + 30 * 60_000;
-    for (;;) {
-      const open = await stack.prisma.trial.count({ where: { sweepId: sweep.id, status: { in: ['queued', 'running'] } } });
-      if (open === 0) break;
-      if (Date.now() > deadline) throw new Error(`${open} trials still open after 30 min`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitClosed(stack, sweep.id);
     const [row] = await stack.prisma.$queryRawUnsafe<Array<{ first: Date; last: Date; ok: bigint }>>(
       `SELECT (SELECT min(a."startedAt") FROM "Attempt" a JOIN "Trial" t ON t.id = a."trialId" WHERE t."sweepId" = $1) AS first,
               max("finishedAt") AS last, count(*) FILTER (WHERE status = 'succeeded') AS ok
@@ -183,8 +237,9 @@ async function main(): Promise<void> {
 
   const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
   const conc = `${o.workers} processes × concurrency ${o.slots}`;
+  const warm = o.warmup > 0 ? `after ${o.warmup.toLocaleString('en-US')} untimed warm-up trials/jobs` : 'cold processes (no warm-up)';
   console.log(
-    `\ndispatch, ${o.trials.toLocaleString('en-US')} trials/jobs, ${conc}, ${os.cpus().length} CPU cores (API, workers, Postgres and Redis share them)\n`,
+    `\ndispatch, ${o.trials.toLocaleString('en-US')} trials/jobs, ${conc}, ${warm}, ${os.cpus().length} CPU cores (API, workers, Postgres and Redis share them)\n`,
   );
   console.log('| what | trials/s | wall | notes |');
   console.log('| --- | --- | --- | --- |');

@@ -14,6 +14,8 @@ import { eventsChannel, QueueName, type LiveEvent, type LiveLogLine, type LiveMe
 import { SweepRepository, TrialRepository } from '@lora/db';
 import type { Queue } from 'bullmq';
 
+type TrialRow = Extract<LiveEvent, { type: 'trial' }>['trial'];
+
 type Publisher = {
   pipeline(): { publish(channel: string, message: string): unknown; exec(): Promise<unknown> };
   publish(channel: string, message: string): Promise<number>;
@@ -114,7 +116,8 @@ export class LiveEventsService implements OnApplicationShutdown {
   async trialsChanged(sweepId: string, trialIds: string[]): Promise<void> {
     try {
       const rows = trialIds.length > 0 ? await this.trials.findManyByIds(trialIds) : [];
-      for (const trial of rows) await this.publish({ type: 'trial', sweepId, trial: JSON.parse(JSON.stringify(trial)) });
+      // The row goes out as JSON (dates as ISO strings): serialised once, when published.
+      for (const trial of rows) await this.publish({ type: 'trial', sweepId, trial });
     } catch (e) {
       this.log.warn({ sweepId, err: (e as Error).message }, 'trial events not published');
     }
@@ -124,7 +127,7 @@ export class LiveEventsService implements OnApplicationShutdown {
   /** After one trial changed state, with the row its write returned: publishes it, schedules the sweep's event. */
   async trialChanged(sweepId: string, trial: object): Promise<void> {
     // The sweep's event is scheduled now, not once the trial's batch has gone out.
-    await Promise.all([this.publish({ type: 'trial', sweepId, trial: JSON.parse(JSON.stringify(trial)) }), this.sweepChanged(sweepId)]);
+    await Promise.all([this.publish({ type: 'trial', sweepId, trial: trial as TrialRow }), this.sweepChanged(sweepId)]);
   }
 
   /**

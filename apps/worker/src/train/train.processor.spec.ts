@@ -1,5 +1,6 @@
 // The slot bookkeeping of the train processor with fake BullMQ Workers and a fake runner: when the
-// slots fill, only the queues that could still fetch a job are paused, and all resume after.
+// slots fill, only the busy queues that could still fetch a job are paused, and all resume after;
+// a queue that has given this worker no job lately is left alone.
 import type { AppConfig } from '@lora/config';
 import type { TrainTrialJobData } from '@lora/contracts';
 import type { Job, Worker } from 'bullmq';
@@ -34,19 +35,37 @@ function setup(slots: number) {
   const shared = fakeWorker('train');
   const device = fakeWorker('train-cpu');
   (p as unknown as { workers: unknown[] }).workers = [shared, device];
+  const handedBack: string[] = [];
   const job = (trialId: string) =>
-    ({ id: `job-${trialId}`, data: { trialId, sweepId: 's' }, opts: { attempts: 3 }, attemptsMade: 0 }) as Job<TrainTrialJobData>;
+    ({
+      id: `job-${trialId}`,
+      data: { trialId, sweepId: 's' },
+      opts: { attempts: 3 },
+      attemptsMade: 0,
+      moveToDelayed: jest.fn(async () => void handedBack.push(trialId)),
+    }) as unknown as Job<TrainTrialJobData>;
   const run = (trialId: string, from: ReturnType<typeof fakeWorker>) =>
     p.process(job(trialId), 'token', from as unknown as Worker<TrainTrialJobData>);
-  return { shared, device, run, finish: (id: string) => finish.get(id)!(), runner };
+  return { shared, device, run, finish: (id: string) => finish.get(id)!(), runner, handedBack };
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('TrainProcessor slots', () => {
-  it('with one slot, pauses only the other queue while a job runs, and resumes it after', async () => {
+  it('with one slot, leaves an idle queue blocked; once it fetched a job, pauses it while a job runs and resumes it after', async () => {
     const t = setup(1);
-    const done = t.run('t1', t.shared);
+    // The device queue has given this worker nothing: it stays blocked on its empty list.
+    let done = t.run('t0', t.shared);
+    await tick();
+    expect(t.device.pause).not.toHaveBeenCalled();
+    // A job it fetches while the slot is taken goes back (no attempt spent)...
+    await expect(t.run('x', t.device)).rejects.toThrow();
+    expect(t.handedBack).toEqual(['x']);
+    t.finish('t0');
+    await done;
+
+    // ...and from then on it is paused while the slot is taken.
+    done = t.run('t1', t.shared);
     await tick();
     expect(t.device.pause).toHaveBeenCalledTimes(1);
     expect(t.shared.pause).not.toHaveBeenCalled();

@@ -19,6 +19,14 @@ import { TrialConfigError, TrialPreemptedError, TrialRunner } from './trial-runn
 
 /** A stalled job (its worker died) goes back to the queue this many times before BullMQ fails it. */
 const MAX_STALLED = 20;
+/**
+ * A queue that gave this worker a job within this long counts as busy: while the slots are full
+ * it is paused, so that it does not fetch jobs only to hand them back. One that has not (say, an
+ * empty device queue) is left blocked on its empty list instead: each pause/resume costs BullMQ a
+ * stalled-jobs scan at the resume, on every job; its first job fetched while the slots are full
+ * goes back once, and from then on it is paused like the others.
+ */
+const ACTIVE_QUEUE_MS = 60_000;
 
 @Injectable()
 export class TrainProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
@@ -28,6 +36,8 @@ export class TrainProcessor implements OnApplicationBootstrap, BeforeApplication
   private busy = 0;
   /** Jobs running now per BullMQ Worker (queue). */
   private readonly running = new Map<Worker<TrainTrialJobData>, number>();
+  /** When each BullMQ Worker (queue) last fetched a job. */
+  private readonly lastFetch = new Map<Worker<TrainTrialJobData>, number>();
   private readonly tooBig = new Set<string>();
   private draining = false;
 
@@ -88,6 +98,7 @@ export class TrainProcessor implements OnApplicationBootstrap, BeforeApplication
 
   /** `from`: the BullMQ Worker that fetched the job (absent in unit tests). */
   async process(job: Job<TrainTrialJobData>, token?: string, from?: Worker<TrainTrialJobData>): Promise<{ finalEvalLoss: number }> {
+    if (from) this.lastFetch.set(from, Date.now());
     const need = job.data.minMemoryMb;
     if (need && need > this.heartbeat.memoryMb) {
       if (!this.tooBig.has(job.id ?? '')) {
@@ -103,12 +114,20 @@ export class TrainProcessor implements OnApplicationBootstrap, BeforeApplication
     if (this.busy >= this.config.worker.slots) return this.handBack(job, token, 200 + Math.floor(Math.random() * 300));
     this.busy++;
     if (from) this.running.set(from, (this.running.get(from) ?? 0) + 1);
-    // Slots full: stop fetching on the queues that could still fetch (the rare job fetched in the
-    // meantime goes back). A Worker running as many jobs as the slots fetches nothing more by
-    // itself; pausing and resuming it on every job (1 slot) cost more than the job's bookkeeping.
-    if (this.busy >= this.config.worker.slots)
+    // Slots full: stop fetching on the busy queues that could still fetch (the rare job fetched
+    // in the meantime goes back). A Worker running as many jobs as the slots fetches nothing more
+    // by itself; pausing and resuming it on every job (1 slot) cost more than the job's
+    // bookkeeping. A queue idle for ACTIVE_QUEUE_MS stays blocked on its empty list.
+    if (this.busy >= this.config.worker.slots) {
+      const now = Date.now();
       for (const w of this.workers)
-        if (!w.isPaused() && (this.running.get(w) ?? 0) < this.config.worker.slots) void w.pause(true).catch(() => undefined);
+        if (
+          !w.isPaused() &&
+          (this.running.get(w) ?? 0) < this.config.worker.slots &&
+          now - (this.lastFetch.get(w) ?? -Infinity) < ACTIVE_QUEUE_MS
+        )
+          void w.pause(true).catch(() => undefined);
+    }
     try {
       return await this.runJob(job, token);
     } finally {
