@@ -75,10 +75,11 @@ function install(outDir: string): void {
   const pg = require(pgPath) as typeof import('pg');
   const report: ProbeReport = { pid: process.pid, cpuMs: 0, statements: 0, byText: {} };
   let mark = process.cpuUsage();
-  let before = 0;
   onMark(() => {
+    // Counts start again at the mark (boot and a warm-up stay out of them).
     mark = process.cpuUsage();
-    before = report.statements;
+    report.statements = 0;
+    report.byText = {};
   });
   const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
   const query = proto.query;
@@ -94,7 +95,6 @@ function install(outDir: string): void {
   process.on('exit', () => {
     const cpu = process.cpuUsage(mark);
     report.cpuMs = (cpu.user + cpu.system) / 1000;
-    report.statements -= before;
     fs.writeFileSync(path.join(outDir, `${process.pid}.json`), JSON.stringify(report));
   });
 }
