@@ -136,6 +136,20 @@ async function reference(o: { trials: number; warmup: number; workers: number; s
   }
 }
 
+/** Submits a sweep of exactly `n` no-op-sized trials through the API (POST /sweeps). */
+function submit(stack: Awaited<ReturnType<typeof startBenchStack>>, name: string, n: number): Promise<{ id: string }> {
+  return stack.http<{ id: string }>('POST', '/sweeps', {
+    name,
+    baseModel: 'sotu-gpt2-small',
+    dataset: 'moby-dick',
+    variants: ['lora'],
+    searchSpace: { ...grid(n), alpha: [8], targetModules: [['c_attn']] },
+    training: { steps: 1, batchSize: 1, seqLen: 8, evalEvery: 0, checkpointEvery: 0 },
+    // maxConcurrent: every trial takes the sweep's concurrency lease (never the limit here).
+    budget: { maxTrials: n, maxConcurrent: 1024 },
+  });
+}
+
 /** Waits until none of the sweep's trials is queued or running. */
 async function waitClosed(stack: Awaited<ReturnType<typeof startBenchStack>>, sweepId: string): Promise<void> {
   const deadline = Date.now() + 30 * 60_000;
@@ -170,7 +184,9 @@ async function main(): Promise<void> {
     .parse()
     .opts<{ trials: number; warmup: number; workers: number; slots: number; countSql?: boolean; cpuProf?: string; reference: boolean }>();
   if (o.warmup < 0) throw new Error('--warmup: 0 or more');
-  const space = grid(o.trials);
+  // Refused before anything starts: both sweeps must be exact grids.
+  grid(o.trials);
+  if (o.warmup > 0) grid(o.warmup);
 
   const stack = await startBenchStack('dispatch');
   stopOnSignal(stack.stop);
@@ -184,35 +200,14 @@ async function main(): Promise<void> {
       WORKER_SLOTS: String(o.slots),
       ...probeEnv({ countSql: sqlDir, cpuProfDir }),
     });
-    if (o.warmup > 0) {
-      const warm = grid(o.warmup);
-      const w = await stack.http<{ id: string }>('POST', '/sweeps', {
-        name: 'dispatch bench warm-up',
-        baseModel: 'sotu-gpt2-small',
-        dataset: 'moby-dick',
-        variants: ['lora'],
-        searchSpace: { ...warm, alpha: [8], targetModules: [['c_attn']] },
-        training: { steps: 1, batchSize: 1, seqLen: 8, evalEvery: 0, checkpointEvery: 0 },
-        budget: { maxTrials: o.warmup, maxConcurrent: 1024 },
-      });
-      await waitClosed(stack, w.id);
-    }
+    if (o.warmup > 0) await waitClosed(stack, (await submit(stack, 'dispatch bench warm-up', o.warmup)).id);
     if (sqlDir || cpuProfDir) {
       markProbes(workers.map((w) => w.child.pid!));
       await new Promise((r) => setTimeout(r, 100));
     }
     const cpu0 = { pg: cpuOfProcesses('postgres'), redis: cpuOfProcesses('redis-server'), self: process.cpuUsage() };
     const t0 = performance.now();
-    const sweep = await stack.http<{ id: string }>('POST', '/sweeps', {
-      name: 'dispatch bench',
-      baseModel: 'sotu-gpt2-small',
-      dataset: 'moby-dick',
-      variants: ['lora'],
-      searchSpace: { ...space, alpha: [8], targetModules: [['c_attn']] },
-      training: { steps: 1, batchSize: 1, seqLen: 8, evalEvery: 0, checkpointEvery: 0 },
-      // maxConcurrent: every trial takes the sweep's concurrency lease (never the limit here).
-      budget: { maxTrials: o.trials, maxConcurrent: 1024 },
-    });
+    const sweep = await submit(stack, 'dispatch bench', o.trials);
     const submitMs = performance.now() - t0;
     await waitClosed(stack, sweep.id);
     const [row] = await stack.prisma.$queryRawUnsafe<Array<{ first: Date; last: Date; ok: bigint }>>(

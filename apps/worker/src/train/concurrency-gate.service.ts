@@ -68,7 +68,7 @@ export class ConcurrencyGate implements OnApplicationShutdown {
       const results = await p.exec().catch((e: Error) => {
         // Not sent: they go with the next try (or expire with their leases).
         this.releases.unshift(...pending);
-        this.releaseTimer ??= setTimeout(() => void this.sendReleases(), RELEASE_BATCH_MS);
+        this.scheduleReleases();
         throw e;
       });
       const [err, value] = results?.[results.length - 1] ?? [new Error('no reply to the lease acquire')];
@@ -87,9 +87,14 @@ export class ConcurrencyGate implements OnApplicationShutdown {
         released = true;
         clearInterval(timer);
         this.releases.push([key, trialId]);
-        this.releaseTimer ??= setTimeout(() => void this.sendReleases(), RELEASE_BATCH_MS);
+        this.scheduleReleases();
       },
     };
+  }
+
+  /** Sends the pending releases RELEASE_BATCH_MS from now, unless an acquire takes them first. */
+  private scheduleReleases(): void {
+    this.releaseTimer ??= setTimeout(() => void this.sendReleases(), RELEASE_BATCH_MS);
   }
 
   private takeReleases(): Array<[string, string]> {

@@ -29,6 +29,31 @@ export interface TrialForRun {
   };
 }
 
+/** The sweep's columns of TrialForRun (with `s` the sweep), and the joins they need. */
+const SWEEP_FOR_RUN_COLUMNS = `s.spec, s."maxConcurrent", s."metricMode", m.name AS "modelName", m.path AS "modelPath",
+              d.source, d."validationFraction", d."splitSeed"`;
+const SWEEP_FOR_RUN_JOINS = `
+         JOIN "BaseModel" m ON m.id = s."baseModelId"
+         JOIN "Dataset" d ON d.id = s."datasetId"`;
+type SweepForRunRow = Omit<TrialForRun['sweep'], 'id' | 'baseModel' | 'dataset'> & {
+  sweepId: string;
+  modelName: string;
+  modelPath: string;
+  source: string;
+  validationFraction: number;
+  splitSeed: number;
+};
+function sweepForRun(r: SweepForRunRow): TrialForRun['sweep'] {
+  return {
+    id: r.sweepId,
+    spec: r.spec,
+    maxConcurrent: r.maxConcurrent,
+    metricMode: r.metricMode,
+    baseModel: { name: r.modelName, path: r.modelPath },
+    dataset: { source: r.source, validationFraction: r.validationFraction, splitSeed: r.splitSeed },
+  };
+}
+
 /** A trial's outcome fields written when its attempt closes (only the keys given are set). */
 export interface TrialOutcome {
   finalEvalLoss?: number | null;
@@ -81,51 +106,23 @@ export class TrialRepository {
    * these fields are fixed once the sweep is created. Null when the sweep does not exist.
    */
   async findSweepForRun(sweepId: string): Promise<TrialForRun['sweep'] | null> {
-    const [r] = await this.prisma.statement<
-      TrialForRun['sweep'] & { modelName: string; modelPath: string; source: string; validationFraction: number; splitSeed: number }
-    >(
+    const [r] = await this.prisma.statement<SweepForRunRow>(
       'trial.findSweepForRun',
-      `SELECT s.id, s.spec, s."maxConcurrent", s."metricMode", m.name AS "modelName", m.path AS "modelPath",
-              d.source, d."validationFraction", d."splitSeed"
-         FROM "Sweep" s
-         JOIN "BaseModel" m ON m.id = s."baseModelId"
-         JOIN "Dataset" d ON d.id = s."datasetId"
+      `SELECT s.id AS "sweepId", ${SWEEP_FOR_RUN_COLUMNS}
+         FROM "Sweep" s ${SWEEP_FOR_RUN_JOINS}
         WHERE s.id = $1`,
       [sweepId],
     );
-    if (!r) return null;
-    return {
-      id: r.id,
-      spec: r.spec,
-      maxConcurrent: r.maxConcurrent,
-      metricMode: r.metricMode,
-      baseModel: { name: r.modelName, path: r.modelPath },
-      dataset: { source: r.source, validationFraction: r.validationFraction, splitSeed: r.splitSeed },
-    };
+    return r ? sweepForRun(r) : null;
   }
 
   /** Everything a worker needs to run the trial: one statement (trial ⋈ sweep ⋈ model ⋈ dataset). */
   async findForRun(id: string): Promise<TrialForRun | null> {
-    const [r] = await this.prisma.statement<
-      Omit<TrialForRun, 'sweep'> & {
-        spec: Prisma.JsonValue;
-        maxConcurrent: number | null;
-        metricMode: string;
-        modelName: string;
-        modelPath: string;
-        source: string;
-        validationFraction: number;
-        splitSeed: number;
-      }
-    >(
+    const [r] = await this.prisma.statement<Omit<TrialForRun, 'sweep'> & SweepForRunRow>(
       'trial.findForRun',
-      `SELECT t.id, t."sweepId", t.status, t.kind, t."planId", t.hyperparams, t."finalEvalLoss",
-              s.spec, s."maxConcurrent", s."metricMode", m.name AS "modelName", m.path AS "modelPath",
-              d.source, d."validationFraction", d."splitSeed"
+      `SELECT t.id, t."sweepId", t.status, t.kind, t."planId", t.hyperparams, t."finalEvalLoss", ${SWEEP_FOR_RUN_COLUMNS}
          FROM "Trial" t
-         JOIN "Sweep" s ON s.id = t."sweepId"
-         JOIN "BaseModel" m ON m.id = s."baseModelId"
-         JOIN "Dataset" d ON d.id = s."datasetId"
+         JOIN "Sweep" s ON s.id = t."sweepId" ${SWEEP_FOR_RUN_JOINS}
         WHERE t.id = $1`,
       [id],
     );
@@ -138,14 +135,7 @@ export class TrialRepository {
       planId: r.planId,
       hyperparams: r.hyperparams,
       finalEvalLoss: r.finalEvalLoss,
-      sweep: {
-        id: r.sweepId,
-        spec: r.spec,
-        maxConcurrent: r.maxConcurrent,
-        metricMode: r.metricMode,
-        baseModel: { name: r.modelName, path: r.modelPath },
-        dataset: { source: r.source, validationFraction: r.validationFraction, splitSeed: r.splitSeed },
-      },
+      sweep: sweepForRun(r),
     };
   }
 
